@@ -1,0 +1,33 @@
+//! nasfast-core: the pure Rust core of nasfast.
+//!
+//! It owns everything combinatorial and hot about NAS-Bench-101-style cell spaces: the cell
+//! model and pruning ([`cell`]), the NAS-Bench-101 module hash ([`hash`]), exact canonical forms
+//! and fingerprints ([`canon`]), enumeration ([`enumerate`]), sampling ([`sample`]), mutation
+//! and neighbourhoods ([`mutate`]) and feature encodings ([`encode`]). It knows nothing of
+//! Python; the `nasfast-py` crate binds it.
+
+pub mod canon;
+pub mod cell;
+pub mod encode;
+pub mod enumerate;
+pub mod error;
+pub mod hash;
+pub mod mutate;
+pub mod par;
+pub mod rng;
+pub mod sample;
+pub mod space;
+
+#[cfg(test)]
+mod proptests;
+
+/// The largest number of vertices a cell may have (out-neighbour rows are 16-bit masks).
+pub const MAX_VERTICES: usize = 16;
+/// The largest number of interior ops a space may have.
+pub const MAX_OPS: usize = 32;
+
+pub use canon::{canonical, fingerprint, fingerprint_of_canonical};
+pub use cell::{Cell, OP_INPUT, OP_OUTPUT, OP_PAD};
+pub use error::{CellError, SpaceError};
+pub use hash::nb101_hash;
+pub use space::SearchSpace;
