@@ -16,6 +16,7 @@ use crate::par::map_range;
 use crate::space::SearchSpace;
 use crate::MAX_VERTICES;
 use rayon::prelude::*;
+use std::sync::Arc;
 
 /// At most this many labelled cells (before de-duplication) are enumerated.
 pub const MAX_LABELLED_CELLS: u64 = 50_000_000;
@@ -25,8 +26,9 @@ const MAX_MASKS_SCANNED: f64 = 100_000_000.0;
 /// Every unique valid cell of a space, in canonical form and enumeration order.
 #[derive(Clone, Debug)]
 pub struct Enumeration {
-    /// The cells, sorted by (vertices, fingerprint, canonical form).
-    pub cells: Vec<Cell>,
+    /// The cells, sorted by (vertices, fingerprint, canonical form); shared, so that batches
+    /// of the whole space need no copy.
+    pub cells: Arc<Vec<Cell>>,
     /// `fingerprints[i]` is the fingerprint of `cells[i]`.
     pub fingerprints: Vec<u64>,
     /// `counts[v]` is the number of unique cells with exactly `v` vertices.
@@ -158,7 +160,7 @@ pub fn is_enumerable(space: &SearchSpace) -> bool {
 /// when the space is too large.
 pub fn enumerate(space: &SearchSpace, n_jobs: Option<usize>) -> Result<Enumeration, SpaceError> {
     if !is_enumerable(space) {
-        let (estimate, se) = crate::sample::estimate_count(space, 20_000, 0x5EED, n_jobs);
+        let (estimate, se) = crate::sample::estimate_count(space, 200_000, 0x5EED, n_jobs);
         return Err(SpaceError::TooLargeToEnumerate {
             estimate,
             rel_se: if estimate > 0.0 { 100.0 * se / estimate } else { 0.0 },
@@ -210,5 +212,5 @@ pub fn enumerate(space: &SearchSpace, n_jobs: Option<usize>) -> Result<Enumerati
         cells.push(c);
         fingerprints.push(f);
     }
-    Ok(Enumeration { cells, fingerprints, counts })
+    Ok(Enumeration { cells: Arc::new(cells), fingerprints, counts })
 }

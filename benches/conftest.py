@@ -1,0 +1,60 @@
+"""Shared set-up of the nasfast benchmarks.
+
+Run with ``pytest benches/ --benchmark-only --benchmark-json=bench.json`` and turn the JSON into
+the README table with ``python benches/report.py bench.json``. The suite refuses to run unless
+the compiled core is a release build.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional
+
+import pytest
+
+if TYPE_CHECKING:
+    from nasfast import CellBatch, SearchSpace
+
+#: Seed of every random input of the benchmarks.
+SEED = 20190601
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Stops the run unless ``nasfast._core`` is importable and built in release mode."""
+    try:
+        from nasfast import _core
+    except ImportError as exc:
+        pytest.exit(f"the benchmarks need the compiled module nasfast._core: {exc}", returncode=4)
+    profile = getattr(_core, "BUILD_PROFILE", None)
+    if profile is not None and profile != "release":
+        pytest.exit(
+            f"the benchmarks need a release build of nasfast._core, found BUILD_PROFILE={profile!r}; "
+            "rebuild with `maturin develop --release`",
+            returncode=4,
+        )
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> Optional[pytest.Module]:
+    """Collects ``bench_*.py`` files unless ``python_files`` already matches them."""
+    if file_path.suffix != ".py" or not file_path.name.startswith("bench_"):
+        return None
+    if any(fnmatch.fnmatch(file_path.name, pattern) for pattern in parent.config.getini("python_files")):
+        return None
+    return pytest.Module.from_parent(parent, path=file_path)
+
+
+@pytest.fixture(scope="session")
+def space() -> SearchSpace:
+    """The NAS-Bench-101 space, already enumerated (its enumeration cache is warm)."""
+    from nasfast import SearchSpace
+
+    nb101 = SearchSpace.nb101()
+    nb101.enumerate()
+    return nb101
+
+
+@pytest.fixture(scope="session")
+def cells(space: SearchSpace) -> CellBatch:
+    """10^4 cells drawn uniformly from the unique cells of NAS-Bench-101."""
+    return space.sample(10_000, random_state=SEED)

@@ -1,0 +1,334 @@
+"""Configuration of a sample-efficiency study: benchmarks, strategies, seeds, budget, targets.
+
+A study is described by a TOML file (the default study is ``example.toml`` beside this module)::
+
+    [experiment]
+    benchmarks = ["nb101-surrogate", "nb101-real20k"]
+    seeds = 20                 # runs per benchmark and strategy
+    budget = 150               # samples per run
+    seed = 0                   # base seed of every run seed and bootstrap
+    targets = ["optimum", "top-10", "top-0.1%", "top-1%"]
+    headline_target = "top-0.1%"
+
+    [quick]                    # overrides applied by ``--quick``
+    seeds = 5
+    strategies = ["random-uniform", "predictor-full"]
+
+    [[strategy]]
+    name = "predictor-full"    # letters, digits, '.', '_' and '-'
+    searcher = "PredictorSearch"
+    candidates = { type = "FullSpace" }
+
+Every key of a ``[[strategy]]`` table other than ``name`` and ``searcher`` is passed to the
+searcher's constructor; a ``candidates`` table is built into the candidate-set class named by its
+``type`` with its other keys as arguments (``Union`` takes a list ``sets`` of such tables).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field, fields, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping, Optional, Sequence, Union
+
+from nasfast.metrics import parse_target
+
+__all__ = ["Strategy", "ExperimentConfig", "load_toml", "SEARCHERS", "CANDIDATE_SETS"]
+
+#: Searcher classes of :mod:`nasfast.search` a strategy may name.
+SEARCHERS = ("PredictorSearch", "RandomSearch", "RegularizedEvolution", "LocalSearch")
+#: Candidate-set classes of :mod:`nasfast.search` a ``candidates`` table may name.
+CANDIDATE_SETS = ("FullSpace", "RandomSubset", "Neighbourhood", "Evolution", "Union")
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_EXAMPLE = "example.toml"
+
+
+def _read_toml_text(text: str, source: str) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on older Pythons only
+        try:
+            import tomli as tomllib
+        except ImportError as exc:
+            raise ImportError(
+                "reading TOML files on Python < 3.11 needs the 'tomli' package (pip install tomli)"
+            ) from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{source}: invalid TOML: {exc}") from exc
+
+
+def load_toml(path: Union[str, Path]) -> dict[str, Any]:
+    """Read a TOML file into a dictionary.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        If it is not valid TOML.
+    """
+    p = Path(path)
+    return _read_toml_text(p.read_text(encoding="utf-8"), str(p))
+
+
+def _check_name(kind: str, name: Any) -> str:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError(
+            f"{kind} name {name!r} is not allowed: use letters, digits, '.', '_' and '-' only"
+        )
+    return name
+
+
+def _check_candidates(spec: Any, where: str) -> None:
+    if not isinstance(spec, Mapping) or "type" not in spec:
+        raise ValueError(f"{where}: 'candidates' must be a table with a 'type' key, got {spec!r}")
+    if spec["type"] not in CANDIDATE_SETS:
+        raise ValueError(f"{where}: unknown candidate set {spec['type']!r}, expected one of {CANDIDATE_SETS}")
+    if spec["type"] == "Union":
+        sets = spec.get("sets")
+        if not isinstance(sets, list) or not sets:
+            raise ValueError(f"{where}: a 'Union' candidate set needs a non-empty list 'sets'")
+        for s in sets:
+            _check_candidates(s, where)
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """One search strategy of a study.
+
+    Attributes
+    ----------
+    name : str
+        Identifier used in file names, tables and plots.
+    searcher : str
+        Class name in :mod:`nasfast.search` (one of :data:`SEARCHERS`).
+    params : dict
+        Keyword arguments of the searcher (``candidates`` given as a table, see the module doc).
+    """
+
+    name: str
+    searcher: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_name("strategy", self.name)
+        if self.searcher not in SEARCHERS:
+            raise ValueError(f"strategy {self.name!r}: unknown searcher {self.searcher!r}, expected one of {SEARCHERS}")
+        for reserved in ("space", "random_state", "universe"):
+            if reserved in self.params:
+                raise ValueError(f"strategy {self.name!r}: {reserved!r} is set by the experiment, not the config")
+        if "candidates" in self.params:
+            if self.searcher != "PredictorSearch":
+                raise ValueError(f"strategy {self.name!r}: only PredictorSearch takes 'candidates'")
+            _check_candidates(self.params["candidates"], f"strategy {self.name!r}")
+
+    @classmethod
+    def from_dict(cls, table: Mapping[str, Any]) -> "Strategy":
+        """Build from a ``[[strategy]]`` table (``name``, ``searcher`` and searcher arguments)."""
+        if not isinstance(table, Mapping):
+            raise ValueError(f"a strategy must be a table, got {table!r}")
+        missing = [k for k in ("name", "searcher") if k not in table]
+        if missing:
+            raise ValueError(f"strategy {dict(table)!r} lacks {missing}")
+        params = {k: v for k, v in table.items() if k not in ("name", "searcher")}
+        return cls(name=table["name"], searcher=table["searcher"], params=params)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``[[strategy]]`` table of this strategy."""
+        return {"name": self.name, "searcher": self.searcher, **dict(self.params)}
+
+    @property
+    def candidates_type(self) -> Optional[str]:
+        """Type of the candidate set of a ``PredictorSearch`` strategy (``FullSpace`` by default)."""
+        if self.searcher != "PredictorSearch":
+            return None
+        cand = self.params.get("candidates")
+        return "FullSpace" if cand is None else str(cand["type"])
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """Everything that defines a study's numbers (not where or how fast it runs).
+
+    Attributes
+    ----------
+    benchmarks : tuple of str
+        Names accepted by ``nasfast.benchmarks.load``.
+    strategies : tuple of Strategy
+    seeds : int
+        Independent runs per benchmark and strategy.
+    budget : int
+        Samples (true evaluations) per run.
+    seed : int
+        Base seed; each run's seed is derived from ``(seed, benchmark, strategy, run)``.
+    targets : tuple of str
+        Target names (see :func:`nasfast.metrics.parse_target`).
+    headline_target : str
+        The target of the verdicts shown first in the report.
+    metric : str or None
+        Benchmark metric; None uses each benchmark's default metric.
+    stop_at_optimum : bool
+        End a run once it evaluates a global optimum (its regret is then 0 and every target is
+        hit, so no number changes; it only saves time).
+    n_boot : int
+        Bootstrap resamples of every confidence interval.
+    confidence : float
+        Level of every confidence interval.
+    """
+
+    benchmarks: tuple[str, ...]
+    strategies: tuple[Strategy, ...]
+    seeds: int = 20
+    budget: int = 150
+    seed: int = 0
+    targets: tuple[str, ...] = ("optimum", "top-10", "top-0.1%", "top-1%")
+    headline_target: str = "top-0.1%"
+    metric: Optional[str] = None
+    stop_at_optimum: bool = True
+    n_boot: int = 2000
+    confidence: float = 0.95
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "benchmarks", tuple(self.benchmarks))
+        object.__setattr__(self, "strategies", tuple(self.strategies))
+        object.__setattr__(self, "targets", tuple(self.targets))
+        if not self.benchmarks:
+            raise ValueError("a study needs at least one benchmark")
+        for b in self.benchmarks:
+            _check_name("benchmark", b)
+        if len(set(self.benchmarks)) != len(self.benchmarks):
+            raise ValueError(f"benchmarks listed twice: {list(self.benchmarks)}")
+        if not self.strategies:
+            raise ValueError("a study needs at least one strategy")
+        names = [s.name for s in self.strategies]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"strategy names must be unique, repeated: {dupes}")
+        for key in ("seeds", "budget", "n_boot"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{key} must be an integer >= 1, got {value!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
+        if not self.targets:
+            raise ValueError("a study needs at least one target")
+        for t in self.targets:
+            parse_target(t)
+        if self.headline_target not in self.targets:
+            raise ValueError(f"headline_target {self.headline_target!r} is not one of the targets {list(self.targets)}")
+        if not (0.0 < self.confidence < 1.0):
+            raise ValueError(f"confidence must be in (0, 1), got {self.confidence!r}")
+
+    # -- construction ----------------------------------------------------------------------------
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, quick: bool = False, source: str = "config") -> "ExperimentConfig":
+        """Build from the parsed TOML of a study.
+
+        Parameters
+        ----------
+        data : mapping
+            With an ``[experiment]`` table, ``[[strategy]]`` tables and optionally ``[quick]``.
+        quick : bool, default False
+            Apply the ``[quick]`` overrides (fewer seeds, smaller budget, a subset of the
+            strategies given by name in ``strategies``).
+        source : str
+            Named in error messages.
+
+        Raises
+        ------
+        ValueError
+            On unknown keys, missing tables or invalid values.
+        """
+        unknown = sorted(set(data) - {"experiment", "strategy", "quick"})
+        if unknown:
+            raise ValueError(f"{source}: unknown top-level keys {unknown}")
+        exp = dict(data.get("experiment", {}))
+        allowed = {f.name for f in fields(cls)} - {"strategies"}
+        bad = sorted(set(exp) - allowed)
+        if bad:
+            raise ValueError(f"{source}: unknown keys in [experiment]: {bad} (allowed: {sorted(allowed)})")
+        if "strategy" not in data:
+            raise ValueError(f"{source}: no [[strategy]] tables")
+        strategies = [Strategy.from_dict(t) for t in data["strategy"]]
+        if quick:
+            if "quick" not in data:
+                raise ValueError(f"{source}: --quick needs a [quick] table")
+            q = dict(data["quick"])
+            bad = sorted(set(q) - allowed - {"strategies"})
+            if bad:
+                raise ValueError(f"{source}: unknown keys in [quick]: {bad}")
+            keep = q.pop("strategies", None)
+            if keep is not None:
+                strategies = _select(strategies, keep, source)
+            exp.update(q)
+        if "metric" in exp and exp["metric"] == "":
+            exp["metric"] = None
+        return cls(strategies=tuple(strategies), **exp)
+
+    @classmethod
+    def from_toml(cls, path: Union[str, Path], *, quick: bool = False) -> "ExperimentConfig":
+        """Read a study from a TOML file (see the module doc for the format)."""
+        return cls.from_dict(load_toml(path), quick=quick, source=str(path))
+
+    @classmethod
+    def default(cls, *, quick: bool = False) -> "ExperimentConfig":
+        """The default study (``example.toml`` shipped with the package)."""
+        text = resources.files("nasfast.experiment").joinpath(_EXAMPLE).read_text(encoding="utf-8")
+        return cls.from_dict(_read_toml_text(text, _EXAMPLE), quick=quick, source=_EXAMPLE)
+
+    def with_overrides(
+        self,
+        *,
+        benchmarks: Optional[Sequence[str]] = None,
+        strategies: Optional[Sequence[Union[str, Strategy, Mapping[str, Any]]]] = None,
+        **values: Any,
+    ) -> "ExperimentConfig":
+        """A copy with some fields replaced; None values are ignored.
+
+        ``strategies`` may mix names of this study's strategies, :class:`Strategy` objects and
+        ``[[strategy]]``-style dictionaries.
+        """
+        changes = {k: v for k, v in values.items() if v is not None}
+        if benchmarks is not None:
+            changes["benchmarks"] = tuple(benchmarks)
+        if strategies is not None:
+            changes["strategies"] = tuple(self._resolve(s) for s in strategies)
+        return replace(self, **changes)
+
+    def _resolve(self, s: Union[str, Strategy, Mapping[str, Any]]) -> Strategy:
+        if isinstance(s, Strategy):
+            return s
+        if isinstance(s, str):
+            return _select(list(self.strategies), [s], "the study")[0]
+        return Strategy.from_dict(s)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The TOML-shaped dictionary of this study (``metric`` omitted when None)."""
+        exp = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "strategies"}
+        exp["benchmarks"] = list(self.benchmarks)
+        exp["targets"] = list(self.targets)
+        if exp["metric"] is None:
+            del exp["metric"]
+        return {"experiment": exp, "strategy": [s.to_dict() for s in self.strategies]}
+
+
+def _select(strategies: list[Strategy], names: Sequence[str], source: str) -> list[Strategy]:
+    by_name = {s.name: s for s in strategies}
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        raise ValueError(f"{source}: unknown strategies {missing}; known: {list(by_name)}")
+    return [by_name[n] for n in names]

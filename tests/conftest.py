@@ -1,0 +1,65 @@
+"""Shared fixtures of the test suite: spaces, the data folder, seeded generators."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+
+from nasfast import CellBatch, SearchSpace
+
+import reference as ref
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+NB101_DATA_DIR = REPO_ROOT / ".." / "shared" / "data" / "nb101"
+
+
+@pytest.fixture(scope="session")
+def nb101() -> SearchSpace:
+    """The NAS-Bench-101 space."""
+    return SearchSpace.nb101()
+
+
+@pytest.fixture(scope="session")
+def small_space() -> SearchSpace:
+    """A space small enough for brute force: 5 vertices, 6 edges, 2 ops."""
+    return SearchSpace(5, 6, ["a", "b"])
+
+
+@pytest.fixture(scope="session")
+def big_space() -> SearchSpace:
+    """A space far too large to enumerate: 12 vertices, 16 edges, 5 ops."""
+    return SearchSpace(12, 16, ["a", "b", "c", "d", "e"])
+
+
+@pytest.fixture(scope="session")
+def nb101_cells(nb101: SearchSpace) -> CellBatch:
+    """Every unique NAS-Bench-101 cell (the enumeration, computed once)."""
+    return nb101.enumerate()
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """A fresh seeded generator per test."""
+    return np.random.default_rng(20261129)
+
+
+@pytest.fixture(scope="session")
+def nb101_data_dir() -> Path:
+    """The folder of the real NAS-Bench-101 data; skips when it is absent."""
+    if not NB101_DATA_DIR.is_dir():
+        pytest.skip(f"data folder {NB101_DATA_DIR} is absent")
+    return NB101_DATA_DIR.resolve()
+
+
+@pytest.fixture(scope="session")
+def make_batch() -> Callable[[list[ref.Cell], SearchSpace], CellBatch]:
+    """Builds a batch from reference cells (row i is cell i)."""
+
+    def make(cells: list[ref.Cell], space: SearchSpace) -> CellBatch:
+        adj, ops = ref.to_arrays(cells, space.max_vertices)
+        return CellBatch.from_arrays(adj, ops, space)
+
+    return make
