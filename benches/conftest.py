@@ -9,15 +9,9 @@ from __future__ import annotations
 
 import fnmatch
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 import pytest
-
-if TYPE_CHECKING:
-    from nasfast import CellBatch, SearchSpace
-
-#: Seed of every random input of the benchmarks.
-SEED = 20190601
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -43,18 +37,3 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> Optional[p
         return None
     return pytest.Module.from_parent(parent, path=file_path)
 
-
-@pytest.fixture(scope="session")
-def space() -> SearchSpace:
-    """The NAS-Bench-101 space, already enumerated (its enumeration cache is warm)."""
-    from nasfast import SearchSpace
-
-    nb101 = SearchSpace.nb101()
-    nb101.enumerate()
-    return nb101
-
-
-@pytest.fixture(scope="session")
-def cells(space: SearchSpace) -> CellBatch:
-    """10^4 cells drawn uniformly from the unique cells of NAS-Bench-101."""
-    return space.sample(10_000, random_state=SEED)

@@ -20,11 +20,9 @@ NB101_NAMES = ["input", "conv3x3-bn-relu", "maxpool3x3", "conv3x3-bn-relu", "con
                "conv1x1-bn-relu", "output"]
 
 
-def test_vector_adjacency() -> np.ndarray:
+def vector_adjacency() -> np.ndarray:
+    """The adjacency of the published test vector (a valid 7-vertex cell with 9 edges)."""
     return ref.matrix_from_edges(7, ref.TEST_VECTOR_EDGES)
-
-
-test_vector_adjacency.__test__ = False  # type: ignore[attr-defined]
 
 
 # --------------------------------------------------------------------------------------------
@@ -43,7 +41,7 @@ def test_search_space_properties(nb101: SearchSpace) -> None:
 
 
 def test_spec_from_names_and_from_codes(nb101: SearchSpace) -> None:
-    adj = test_vector_adjacency()
+    adj = vector_adjacency()
     by_name = CellSpec(adj, NB101_NAMES)
     by_code = CellSpec(adj, ref.TEST_VECTOR_OPS)
     assert by_name.ops == ref.TEST_VECTOR_OPS
@@ -74,9 +72,11 @@ def test_spec_names_of_a_custom_space(small_space: SearchSpace) -> None:
 # pruning and validity against the reference
 
 
-def random_unpruned_cells(rng: np.random.Generator, count: int, sizes: tuple[int, int]) -> list[ref.Cell]:
+def random_unpruned_cells(
+    rng: np.random.Generator, count: int, sizes: tuple[int, int], num_ops: int = 3
+) -> list[ref.Cell]:
     return [
-        ref.random_unpruned(rng, int(rng.integers(sizes[0], sizes[1] + 1)), 3, float(rng.uniform(0.1, 0.7)))
+        ref.random_unpruned(rng, int(rng.integers(sizes[0], sizes[1] + 1)), num_ops, float(rng.uniform(0.1, 0.7)))
         for _ in range(count)
     ]
 
@@ -119,8 +119,8 @@ def test_is_valid_and_validate_match_the_reference(
     v, e, k = space_args
     space = SearchSpace(v, e, [f"op{i}" for i in range(k)])
     valid = 0
-    for adj, ops in random_unpruned_cells(rng, 1500, (2, v + 2)):
-        ops = [o if o < 0 else o % (k + 1) for o in ops]  # some codes are out of range
+    # op code k is out of range: some cells are invalid because of it
+    for adj, ops in random_unpruned_cells(rng, 1500, (2, v + 2), num_ops=k + 1):
         spec = CellSpec(adj, ops, space=space)
         expected = ref.is_valid(adj, ops, v, e, k)
         assert spec.is_valid(space) == expected, (adj, ops)
@@ -220,17 +220,15 @@ def test_fingerprint_is_equal_iff_isomorphic(
 def test_is_isomorphic_matches_brute_force(space_args: tuple[int, int, int], rng: np.random.Generator) -> None:
     cells = cells_with_copies(rng, space_args, 150)
     specs = [CellSpec(a, o) for a, o in cells]
-    agree = same = 0
+    isomorphic_pairs = 0
     for i in range(len(cells)):
         j = int(rng.integers(len(cells)))
         expected = ref.is_isomorphic(cells[i], cells[j])
         assert expected == (ref.iso_key(*cells[i]) == ref.iso_key(*cells[j]))
         assert specs[i].is_isomorphic(specs[j]) == expected, (cells[i], cells[j])
-        relabelled = ref.random_relabelling(cells[i], rng)
-        assert specs[i].is_isomorphic(CellSpec(*relabelled))
-        agree += 1
-        same += expected
-    assert agree > 100
+        assert specs[i].is_isomorphic(CellSpec(*ref.random_relabelling(cells[i], rng)))
+        isomorphic_pairs += expected and i != j
+    assert isomorphic_pairs > 0
 
 
 def test_unique_keeps_first_occurrences_and_inverts(
@@ -306,7 +304,7 @@ def test_pickle_round_trips(nb101: SearchSpace, small_space: SearchSpace, rng: n
     assert copy == batch and copy.space == small_space
     np.testing.assert_array_equal(copy.adjacency, batch.adjacency)
     np.testing.assert_array_equal(copy.ops, batch.ops)
-    spec = CellSpec(test_vector_adjacency(), ref.TEST_VECTOR_OPS)
+    spec = CellSpec(vector_adjacency(), ref.TEST_VECTOR_OPS)
     spec_copy = pickle.loads(pickle.dumps(spec))
     assert spec_copy == spec and spec_copy.nb101_hash() == ref.TEST_VECTOR_HASH
 
@@ -390,7 +388,7 @@ BAD_CELLS: list[tuple[str, Callable[[np.ndarray, list[int]], None], tuple[str, .
 def test_bad_spec_raises_invalid_cell_error(
     nb101: SearchSpace, name: str, edit: Callable[..., None], patterns: tuple[str, ...]
 ) -> None:
-    adj, ops = test_vector_adjacency(), list(ref.TEST_VECTOR_OPS)
+    adj, ops = vector_adjacency(), list(ref.TEST_VECTOR_OPS)
     edit(adj, ops)
     with pytest.raises(InvalidCellError) as excinfo:
         CellSpec(adj, ops, space=nb101).validate(nb101)
@@ -402,7 +400,7 @@ def test_bad_spec_raises_invalid_cell_error(
 def test_bad_batch_row_raises_invalid_cell_error_naming_the_row(
     nb101: SearchSpace, name: str, edit: Callable[..., None], patterns: tuple[str, ...]
 ) -> None:
-    good_adj, good_ops = ref.to_arrays([(test_vector_adjacency(), list(ref.TEST_VECTOR_OPS))] * 5, 7)
+    good_adj, good_ops = ref.to_arrays([(vector_adjacency(), list(ref.TEST_VECTOR_OPS))] * 5, 7)
     adj_row, ops_row = good_adj[3].copy(), [int(o) for o in good_ops[3]]
     edit(adj_row, ops_row)
     good_adj[3], good_ops[3] = adj_row, ops_row
@@ -415,7 +413,7 @@ def test_unknown_op_name_is_named(nb101: SearchSpace) -> None:
     names = list(NB101_NAMES)
     names[3] = "conv5x5-bn-relu"
     with pytest.raises(InvalidCellError, match="conv5x5-bn-relu"):
-        CellSpec(test_vector_adjacency(), names)
+        CellSpec(vector_adjacency(), names)
 
 
 def test_too_many_vertices_after_pruning(nb101: SearchSpace) -> None:
@@ -461,13 +459,13 @@ def test_bad_padding_raises_invalid_cell_error(nb101: SearchSpace, where: str) -
 
 
 def good_arrays(n: int = 4) -> tuple[np.ndarray, np.ndarray]:
-    return ref.to_arrays([(test_vector_adjacency(), list(ref.TEST_VECTOR_OPS))] * n, 7)
+    return ref.to_arrays([(vector_adjacency(), list(ref.TEST_VECTOR_OPS))] * n, 7)
 
 
 @pytest.mark.parametrize(
     "adj_dtype, ops_dtype, named",
-    [(np.int64, np.int8, "uint8"), (np.float32, np.int8, "uint8"), (np.bool_, np.int8, "uint8"),
-     (np.uint8, np.int64, "int8"), (np.uint8, np.uint8, "int8")],
+    [(np.int64, np.int8, "uint8"), (np.float32, np.int8, "uint8"), (np.uint8, np.int64, "int8"),
+     (np.uint8, np.uint8, "int8")],
 )
 def test_wrong_dtype_is_refused(nb101: SearchSpace, adj_dtype: type, ops_dtype: type, named: str) -> None:
     adj, ops = good_arrays()
@@ -528,18 +526,15 @@ DTYPES = [np.uint8, np.int8, np.int16, np.int64, np.uint64, np.float64, np.bool_
 
 @st.composite
 def garbage_arrays(draw: st.DrawFn, min_dims: int = 0, max_dims: int = 4) -> np.ndarray:
+    """Arrays of random shape and dtype; values mostly small (-4..3), some huge."""
     shape = tuple(draw(st.lists(st.integers(0, 9), min_size=min_dims, max_size=max_dims)))
-    size = int(np.prod(shape)) if shape else 1
-    values = draw(
-        st.lists(
-            st.one_of(st.integers(-4, 3), st.integers(-(2**40), 2**40)),
-            min_size=size,
-            max_size=size,
-        )
-    )
+    gen = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    values = gen.integers(-4, 4, size=shape)
+    huge = gen.random(size=shape) < draw(st.sampled_from([0.0, 0.05, 0.5]))
+    values = np.where(huge, gen.integers(-(2**40), 2**40, size=shape), values)
     dtype = draw(st.sampled_from(DTYPES))
     with np.errstate(all="ignore"):
-        return np.array(values, dtype=np.int64).reshape(shape).astype(dtype)
+        return np.asarray(values, dtype=np.int64).astype(dtype)
 
 
 @st.composite
@@ -570,7 +565,7 @@ def test_garbage_arrays_only_raise_value_or_type_errors(adj: np.ndarray, ops: np
     nb101 = SearchSpace.nb101()
     result = call_must_not_escape(lambda: CellBatch.from_arrays(adj, ops, nb101))
     if result is not None:
-        check_accepted_batch(result, adj.shape[0])
+        check_accepted_batch(result, adj.shape[0] if adj.ndim else -1)
 
 
 @HYPOTHESIS

@@ -440,7 +440,8 @@ def regret_curve(
     Parameters
     ----------
     values : array_like of float, shape (n,)
-        Values of the distinct samples, in evaluation order.
+        Values of the distinct samples, in evaluation order; NaN (a failed evaluation) is
+        skipped by the running maximum.
     optimum : float
         Best value of the searchable space.
     length : int, optional
@@ -460,7 +461,7 @@ def regret_curve(
     v = np.asarray(values, dtype=np.float64)
     if v.ndim != 1:
         raise ValueError(f"values must be 1-D, got shape {v.shape}")
-    curve = optimum - np.maximum.accumulate(v) if v.size else v.copy()
+    curve = optimum - np.fmax.accumulate(v) if v.size else v.copy()
     if length is None:
         return curve
     if length < 0:

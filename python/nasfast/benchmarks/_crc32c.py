@@ -104,22 +104,17 @@ def _raw_blocks(
     """Raw CRC registers (zero initial value, no final XOR) of ranges of at most BLOCK bytes."""
     out = np.zeros(len(starts), dtype=np.uint32)
     order = np.argsort(lengths, kind="stable")
-    pos = 0
-    while pos < len(order):
-        width = int(lengths[order[min(pos + 1023, len(order) - 1)]])
-        width = max(width, 1)
-        count = max(1, min(len(order) - pos, _CHUNK_ELEMENTS // width))
-        sel = order[pos : pos + count]
-        width = max(int(lengths[sel[-1]]), 1)
+    rows_per_chunk = _CHUNK_ELEMENTS // BLOCK
+    for pos in range(0, len(order), rows_per_chunk):
+        sel = order[pos : pos + rows_per_chunk]
+        width = max(int(lengths[sel[-1]]), 1)  # sorted: the last range is the longest
         ends = starts[sel] + lengths[sel]
         cols = np.arange(width, dtype=np.int64)
         window = buf[np.maximum((ends - width)[:, None] + cols[None, :], 0)]
         slots = window.astype(np.int32)
         slots += ((width - 1 - cols) * 256).astype(np.int32)[None, :]
-        outside = cols[None, :] < (width - lengths[sel])[:, None]
-        slots[outside] = _ZERO_SLOT
+        slots[cols[None, :] < (width - lengths[sel])[:, None]] = _ZERO_SLOT
         out[sel] = np.bitwise_xor.reduce(_POSITIONS_FLAT[slots], axis=1)
-        pos += count
     return out
 
 

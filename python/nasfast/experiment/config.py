@@ -26,6 +26,7 @@ searcher's constructor; a ``candidates`` table is built into the candidate-set c
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sys
 from dataclasses import dataclass, field, fields, replace
@@ -35,7 +36,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 from nasfast.metrics import parse_target
 
-__all__ = ["Strategy", "ExperimentConfig", "load_toml", "SEARCHERS", "CANDIDATE_SETS"]
+__all__ = ["Strategy", "ExperimentConfig", "load_toml", "derive_seed", "SEARCHERS", "CANDIDATE_SETS"]
 
 #: Searcher classes of :mod:`nasfast.search` a strategy may name.
 SEARCHERS = ("PredictorSearch", "RandomSearch", "RegularizedEvolution", "LocalSearch")
@@ -44,6 +45,16 @@ CANDIDATE_SETS = ("FullSpace", "RandomSubset", "Neighbourhood", "Evolution", "Un
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _EXAMPLE = "example.toml"
+
+
+def derive_seed(*parts: Any) -> int:
+    """A 32-bit seed derived from its parts only (the same on every platform and process).
+
+    Returns the first 4 bytes (big-endian) of the SHA-256 of the parts joined by ``/``, e.g.
+    ``derive_seed(0, "nb101-real20k", "predictor-full", 3)`` for run 3 of a strategy.
+    """
+    text = "/".join(str(p) for p in parts).encode()
+    return int.from_bytes(hashlib.sha256(text).digest()[:4], "big")
 
 
 def _read_toml_text(text: str, source: str) -> dict[str, Any]:

@@ -65,6 +65,40 @@ fn sort_by_digest(idx: &mut [u8], hashes: &[HexDigest; MAX_VERTICES]) {
     }
 }
 
+/// Labels run from -3 (padding, never hashed) to `MAX_OPS - 1`.
+const LABEL_OFFSET: i64 = 3;
+const LABELS: usize = crate::MAX_OPS + 3;
+
+/// The initial vertex digests for every (out-degree, in-degree, label): MD5 of the text of the
+/// Python tuple `(out, in, label)`. About 9,000 digests, computed on first use.
+fn initial_table() -> &'static [HexDigest] {
+    static TABLE: std::sync::OnceLock<Vec<HexDigest>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = Vec::with_capacity(MAX_VERTICES * MAX_VERTICES * LABELS);
+        let mut text = [0u8; 64];
+        for o in 0..MAX_VERTICES {
+            for i in 0..MAX_VERTICES {
+                for l in 0..LABELS {
+                    let mut len = 0;
+                    text[len] = b'(';
+                    len += 1;
+                    len += write_int(&mut text[len..], o as i64);
+                    text[len..len + 2].copy_from_slice(b", ");
+                    len += 2;
+                    len += write_int(&mut text[len..], i as i64);
+                    text[len..len + 2].copy_from_slice(b", ");
+                    len += 2;
+                    len += write_int(&mut text[len..], l as i64 - LABEL_OFFSET);
+                    text[len] = b')';
+                    len += 1;
+                    t.push(md5_hex(&text[..len]));
+                }
+            }
+        }
+        t
+    })
+}
+
 /// The NAS-Bench-101 module hash of `cell` as 32 lowercase hex characters.
 pub fn nb101_hash(cell: &Cell) -> HexDigest {
     let n = cell.num_vertices();
@@ -72,23 +106,12 @@ pub fn nb101_hash(cell: &Cell) -> HexDigest {
     let inn = cell.in_rows();
     let ops = cell.ops();
 
-    // Step 1: MD5 of the text "(out, in, label)".
+    // Step 1: MD5 of the text "(out, in, label)", from a table computed once.
+    let table = initial_table();
     let mut hashes = [[0u8; 32]; MAX_VERTICES];
-    let mut text = [0u8; 64];
     for v in 0..n {
-        let mut len = 0;
-        text[len] = b'(';
-        len += 1;
-        len += write_int(&mut text[len..], out[v].count_ones() as i64);
-        text[len..len + 2].copy_from_slice(b", ");
-        len += 2;
-        len += write_int(&mut text[len..], inn[v].count_ones() as i64);
-        text[len..len + 2].copy_from_slice(b", ");
-        len += 2;
-        len += write_int(&mut text[len..], ops[v] as i64);
-        text[len] = b')';
-        len += 1;
-        hashes[v] = md5_hex(&text[..len]);
+        let label = (ops[v] as i64 + LABEL_OFFSET) as usize;
+        hashes[v] = table[(out[v].count_ones() as usize * MAX_VERTICES + inn[v].count_ones() as usize) * LABELS + label];
     }
 
     // Step 2: n synchronous rounds.

@@ -143,7 +143,8 @@ impl PySearchSpace {
     }
 
     /// Monte-Carlo estimate of the number of unique cells and its standard error (orbit-weighted
-    /// proposals; exact in expectation).
+    /// proposals; exact in expectation). `random_state=None` means seed 0, so that the estimate
+    /// is reproducible.
     #[pyo3(signature = (n_samples=100_000, random_state=None, n_jobs=None))]
     fn estimate_count(&self, py: Python<'_>, n_samples: usize, random_state: Option<&Bound<'_, PyAny>>, n_jobs: Option<i64>) -> PyResult<(f64, f64)> {
         if n_samples < 2 {
