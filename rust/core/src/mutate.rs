@@ -20,9 +20,13 @@
 //! On the pruned cell with n vertices, one edit is one of:
 //! * change the op of an interior vertex to another op;
 //! * remove an edge (the result is pruned; it must still connect input to output);
-//! * add an edge i -> j between two existing vertices (i < j);
-//! * insert a new vertex with any op on a new path a -> new -> b between two existing vertices
-//!   a < b (this is how cells grow: a pruned cell has no dormant vertices to wire in).
+//! * add an edge x -> y between two existing vertices, where y cannot reach x (no cycle);
+//! * insert a new vertex with any op on a new path a -> new -> b between two existing vertices,
+//!   where b cannot reach a (this is how cells grow: a pruned cell has no dormant vertices to
+//!   wire in).
+//!
+//! The rule depends only on the cell, not on the order in which its vertices are stored, so
+//! isomorphic cells have the same neighbourhood.
 //!
 //! A neighbour must be valid in the space. Radius r means at most r edits. Neighbours are
 //! returned in canonical form, isomorphic duplicates and the parent's own class removed, in the
@@ -159,6 +163,44 @@ fn push_unique(found: &mut Vec<Cell>, parent: &Cell, c: Cell) {
     }
 }
 
+/// The DAG given by `ops` and `out` (edges may point backwards in index order, never in a
+/// cycle) renumbered in a topological order that keeps the input first and the output last.
+fn topologically_sorted(n: usize, ops: [i8; MAX_VERTICES], out: [u16; MAX_VERTICES]) -> Cell {
+    let mut indeg = [0u8; MAX_VERTICES];
+    for row in out.iter().take(n) {
+        let mut m = *row;
+        while m != 0 {
+            indeg[m.trailing_zeros() as usize] += 1;
+            m &= m - 1;
+        }
+    }
+    // Kahn's algorithm, smallest ready index first; the output has out-degree 0 and every other
+    // vertex reaches it, so it comes last
+    let mut order = [0u8; MAX_VERTICES];
+    let mut ready: u32 = 0;
+    for (v, &d) in indeg.iter().enumerate().take(n) {
+        if d == 0 {
+            ready |= 1 << v;
+        }
+    }
+    for slot in order.iter_mut().take(n) {
+        let v = ready.trailing_zeros() as usize;
+        ready &= ready - 1;
+        *slot = v as u8;
+        let mut m = out[v];
+        while m != 0 {
+            let w = m.trailing_zeros() as usize;
+            m &= m - 1;
+            indeg[w] -= 1;
+            if indeg[w] == 0 {
+                ready |= 1 << w;
+            }
+        }
+    }
+    // `permuted` only relabels, so the unsorted intermediate cell is fine as its input
+    Cell::from_parts_unchecked(n, ops, out).permuted(&order)
+}
+
 /// Every cell one edit away from `cell` (pruned and valid), in canonical form, without
 /// duplicates and without the cell's own class.
 pub fn neighbours_one(cell: &Cell, space: &SearchSpace) -> Vec<Cell> {
@@ -192,40 +234,60 @@ pub fn neighbours_one(cell: &Cell, space: &SearchSpace) -> Vec<Cell> {
             }
         }
     }
-    // edge additions
+    // reach[u]: the vertices reachable from u (u included)
+    let mut reach = [0u16; MAX_VERTICES];
+    for u in (0..n).rev() {
+        let mut r = 1u16 << u;
+        let mut m = out[u];
+        while m != 0 {
+            let w = m.trailing_zeros() as usize;
+            m &= m - 1;
+            r |= reach[w];
+        }
+        reach[u] = r;
+    }
+    // edge additions x -> y between existing vertices, in either index order, when y cannot
+    // reach x (no cycle); x is not the output, y not the input
     if edges < space.max_edges() {
-        for x in 0..n {
-            for y in x + 1..n {
-                if out[x] >> y & 1 == 0 {
+        for x in 0..n - 1 {
+            for y in 1..n {
+                if x != y && out[x] >> y & 1 == 0 && reach[y] >> x & 1 == 0 {
                     let mut out2 = out;
                     out2[x] |= 1 << y;
-                    push_unique(&mut found, &parent, Cell::from_parts_unchecked(n, ops, out2));
+                    push_unique(&mut found, &parent, topologically_sorted(n, ops, out2));
                 }
             }
         }
     }
-    // vertex insertions on a new path a -> new -> b, the new vertex placed just before b
+    // vertex insertions on a new path a -> new -> b between two existing vertices, when b cannot
+    // reach a; the new vertex takes index n - 1 before the output moves to n, then the cell is
+    // put in topological order
     if n < space.max_vertices() && edges + 2 <= space.max_edges() {
-        for b in 1..n {
-            for a in 0..b {
+        let grown = |u: usize| if u == n - 1 { n } else { u };
+        let mut ops2 = [OP_PAD; MAX_VERTICES];
+        let mut out2 = [0u16; MAX_VERTICES];
+        for u in 0..n {
+            ops2[grown(u)] = ops[u];
+            let mut m = out[u];
+            while m != 0 {
+                let w = m.trailing_zeros() as usize;
+                m &= m - 1;
+                out2[grown(u)] |= 1 << grown(w);
+            }
+        }
+        let new = n - 1;
+        for a in 0..n - 1 {
+            for b in 1..n {
+                if a == b || reach[b] >> a & 1 == 1 {
+                    continue;
+                }
                 for o in 0..k {
-                    let mut ops2 = [OP_PAD; MAX_VERTICES];
-                    let mut out2 = [0u16; MAX_VERTICES];
-                    // old vertex u moves to u (u < b) or u + 1 (u >= b); new vertex is b
-                    let shift = |u: usize| if u < b { u } else { u + 1 };
-                    for u in 0..n {
-                        ops2[shift(u)] = ops[u];
-                        let mut m = out[u];
-                        while m != 0 {
-                            let w = m.trailing_zeros() as usize;
-                            m &= m - 1;
-                            out2[shift(u)] |= 1 << shift(w);
-                        }
-                    }
-                    ops2[b] = o;
-                    out2[shift(a)] |= 1 << b;
-                    out2[b] |= 1 << shift(b);
-                    push_unique(&mut found, &parent, Cell::from_parts_unchecked(n + 1, ops2, out2));
+                    let mut ops3 = ops2;
+                    let mut out3 = out2;
+                    ops3[new] = o;
+                    out3[grown(a)] |= 1 << new;
+                    out3[new] |= 1 << grown(b);
+                    push_unique(&mut found, &parent, topologically_sorted(n + 1, ops3, out3));
                 }
             }
         }

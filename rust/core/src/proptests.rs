@@ -223,18 +223,40 @@ fn brute_neighbours(c: &Cell, space: &SearchSpace) -> HashSet<Cell> {
             consider(Cell::from_parts_unchecked(n, ops, *c.out_raw()));
         }
     }
+    // edge flips: removals of existing edges, additions x -> y in any direction that keep the
+    // graph acyclic (checked by brute force: some topological order exists)
     for x in 0..n {
-        for y in x + 1..n {
-            let mut out = *c.out_raw();
-            out[x] ^= 1 << y;
-            consider(Cell::from_parts_unchecked(n, *c.ops_raw(), out));
+        for y in 0..n {
+            if x == y {
+                continue;
+            }
+            let mut edges = edge_list(c);
+            if let Some(p) = edges.iter().position(|&e| e == (x, y)) {
+                edges.remove(p);
+            } else {
+                edges.push((x, y));
+            }
+            if let Some(cand) = from_edges(n, c.ops(), &edges) {
+                consider(cand);
+            }
         }
     }
     if n < MAX_VERTICES {
-        for b in 1..n {
-            for a in 0..b {
+        for a in 0..n {
+            for b in 0..n {
                 for o in 0..space.num_ops() as i8 {
-                    consider(insert_between(c, a, b, o));
+                    if a == b {
+                        continue;
+                    }
+                    // the new vertex is n; the abstract graph is relabelled by from_edges
+                    let mut edges = edge_list(c);
+                    edges.push((a, n));
+                    edges.push((n, b));
+                    let mut ops = c.ops().to_vec();
+                    ops.push(o);
+                    if let Some(cand) = from_edges(n + 1, &ops, &edges) {
+                        consider(cand);
+                    }
                 }
             }
         }
@@ -242,30 +264,38 @@ fn brute_neighbours(c: &Cell, space: &SearchSpace) -> HashSet<Cell> {
     res
 }
 
-/// The cell with a new vertex of op `o` on a new path a -> new -> b (a < b), built by listing
-/// edges and sorting vertices topologically.
-fn insert_between(c: &Cell, a: usize, b: usize, o: i8) -> Cell {
+fn edge_list(c: &Cell) -> Vec<(usize, usize)> {
     let n = c.num_vertices();
-    // order: vertices 0..b-1, new, b..n-1
-    let mut order: Vec<usize> = (0..b).collect();
-    order.push(usize::MAX);
-    order.extend(b..n);
-    let idx = |u: usize| order.iter().position(|&x| x == u).unwrap();
-    let mut out = [0u16; MAX_VERTICES];
-    let mut ops = [OP_PAD; MAX_VERTICES];
-    for u in 0..n {
-        ops[idx(u)] = c.ops()[u];
-        for w in 0..n {
-            if c.has_edge(u, w) {
-                out[idx(u)] |= 1 << idx(w);
+    (0..n).flat_map(|x| (0..n).map(move |y| (x, y))).filter(|&(x, y)| c.has_edge(x, y)).collect()
+}
+
+/// The cell with vertices 0..m, `ops[v]`, and the given edges, where vertex 0 must be the
+/// input and the vertex with op -2 the output; relabelled by trying every vertex order until
+/// all edges point forward (None if there is a cycle or input/output are misplaced).
+fn from_edges(m: usize, ops: &[i8], edges: &[(usize, usize)]) -> Option<Cell> {
+    let output = ops.iter().position(|&o| o == OP_OUTPUT)?;
+    let interior: Vec<usize> = (1..m).filter(|&v| v != output).collect();
+    for p in permutations(interior.len()) {
+        let mut order = vec![0usize];
+        order.extend(p.iter().map(|&i| interior[i as usize]));
+        order.push(output);
+        let mut pos = vec![0usize; m];
+        for (i, &v) in order.iter().enumerate() {
+            pos[v] = i;
+        }
+        if edges.iter().all(|&(x, y)| pos[x] < pos[y]) {
+            let mut out = [0u16; MAX_VERTICES];
+            let mut new_ops = [OP_PAD; MAX_VERTICES];
+            for (i, &v) in order.iter().enumerate() {
+                new_ops[i] = ops[v];
             }
+            for &(x, y) in edges {
+                out[pos[x]] |= 1 << pos[y];
+            }
+            return Some(Cell::from_parts_unchecked(m, new_ops, out));
         }
     }
-    let nv = idx(usize::MAX);
-    ops[nv] = o;
-    out[idx(a)] |= 1 << nv;
-    out[nv] |= 1 << idx(b);
-    Cell::from_parts_unchecked(n + 1, ops, out)
+    None
 }
 
 #[test]

@@ -401,6 +401,11 @@ impl PyCellBatch {
         Ok(Py::new(py, self.sub(&idx))?.into_any())
     }
 
+    /// Iterates over the cells as `CellSpec`.
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(PyList::new(py, self.to_specs())?.try_iter()?.into_any())
+    }
+
     /// The cells as a list of `CellSpec`.
     fn to_specs(&self) -> Vec<PyCellSpec> {
         self.cells.iter().map(|&cell| PyCellSpec { cell }).collect()
