@@ -171,7 +171,8 @@ impl Search<'_> {
     }
 }
 
-fn depths(cell: &Cell) -> [u8; MAX_VERTICES] {
+/// The depth (longest path from the input) of every vertex.
+pub(crate) fn depths(cell: &Cell) -> [u8; MAX_VERTICES] {
     let mut depth = [0u8; MAX_VERTICES];
     for v in 0..cell.num_vertices() {
         let mut m = cell.out_rows()[v];

@@ -354,21 +354,25 @@ fn mutation_children_are_valid_and_deterministic() {
 }
 
 #[test]
-fn orbit_sampler_is_uniform_on_a_small_space() {
-    let space = SearchSpace::new(5, 6, vec!["a".into(), "b".into()]).unwrap();
-    let e = crate::enumerate::enumerate(&space, None).unwrap();
-    let m = e.cells.len();
-    let draws = 200 * m;
-    let s = sample_uniform_orbit(&space, draws, 77, None);
-    let mut hist = vec![0f64; m];
-    for c in &s {
-        hist[e.index_of_canonical(c).expect("sampled cell is in the space")] += 1.0;
+fn orbit_sampler_is_uniform_on_small_spaces() {
+    for space in [
+        SearchSpace::new(5, 6, vec!["a".into(), "b".into()]).unwrap(),
+        SearchSpace::new(6, 7, vec!["a".into()]).unwrap(),
+    ] {
+        let e = crate::enumerate::enumerate(&space, None).unwrap();
+        let m = e.cells.len();
+        let draws = 200 * m;
+        let s = sample_uniform_orbit(&space, draws, 77, None);
+        let mut hist = vec![0f64; m];
+        for c in &s {
+            hist[e.index_of_canonical(c).expect("sampled cell is in the space")] += 1.0;
+        }
+        let expected = draws as f64 / m as f64;
+        let chi2: f64 = hist.iter().map(|o| (o - expected).powi(2) / expected).sum();
+        // df = m - 1; mean m - 1, sd sqrt(2(m - 1)): allow 5 sd
+        let df = (m - 1) as f64;
+        assert!(chi2 < df + 5.0 * (2.0 * df).sqrt(), "chi2 {chi2} df {df}");
+        let (est, se) = crate::sample::estimate_count(&space, 200_000, 1, None);
+        assert!((est - m as f64).abs() < 4.0 * se, "estimate {est} +- {se}, exact {m}");
     }
-    let expected = draws as f64 / m as f64;
-    let chi2: f64 = hist.iter().map(|o| (o - expected).powi(2) / expected).sum();
-    // df = m - 1; mean m - 1, sd sqrt(2(m - 1)): allow 5 sd
-    let df = (m - 1) as f64;
-    assert!(chi2 < df + 5.0 * (2.0 * df).sqrt(), "chi2 {chi2} df {df}");
-    let (est, se) = crate::sample::estimate_count(&space, 200_000, 1, None);
-    assert!((est - m as f64).abs() < 4.0 * se, "estimate {est} +- {se}, exact {m}");
 }

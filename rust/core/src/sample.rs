@@ -3,18 +3,16 @@
 //! Uniform over unique cells is exact in two ways:
 //! * in an enumerated space, by drawing positions in the enumeration ([`sample_indices`]);
 //! * in any space, by *orbit-weighted rejection* ([`sample_uniform_orbit`]): draw a labelled
-//!   cell uniformly from all (vertex count, edge mask with at most `max_edges` edges, interior
-//!   labelling) triples in which every vertex but the input has an in-edge (see `Proposal`),
-//!   keep it only if pruning leaves it intact, and then accept it with
-//!   probability `1 / t`, where `t` is the number of distinct labelled cells isomorphic to it
-//!   (its topological orders divided by its automorphisms, [`crate::canon::orbit_size`]). Each
-//!   isomorphism class is proposed with probability proportional to `t` and accepted with
-//!   `1 / t`, so every class is equally likely.
+//!   cell uniformly from a set of representatives in which every isomorphism class appears a
+//!   known number `t` of times (the *layered* cells of `Proposal`: vertices sorted by depth,
+//!   then op), keep it only if pruning leaves it intact, and accept it with probability `1 / t`.
+//!   Each class is proposed with probability proportional to `t` and accepted with `1 / t`, so
+//!   every class is equally likely.
 //!
 //! The same weights give an unbiased Monte-Carlo estimate of the number of unique cells of a
 //! space too large to enumerate ([`estimate_count`]).
 
-use crate::canon::{canonical, orbit_size};
+use crate::canon::{automorphism_count, canonical};
 use crate::cell::{Cell, OP_INPUT, OP_OUTPUT, OP_PAD};
 use crate::enumerate::{binomial, is_complete};
 use crate::error::SpaceError;
@@ -47,96 +45,189 @@ pub fn sample_indices(count: u64, n: usize, seed: u64, replace: bool, n_jobs: Op
     Ok(out)
 }
 
-/// The proposal of orbit-weighted rejection: a uniform draw from all labelled cells (vertex
-/// count V, edge mask with at most `max_edges` edges in which every vertex but the input has an
-/// in-edge, interior labelling). The masks are counted exactly by the polynomials
-/// `Q_j(x) = prod_{i=1..j} ((1 + x)^i - 1)`, whose coefficient of `x^e` is the number of DAGs on
-/// vertices 0..j with e edges in which every vertex but 0 has an in-edge; a draw picks (V, e) in
-/// proportion to `Q_{V-1}[e] k^(V-2)`, then the in-degrees from last vertex to first in
-/// proportion to their number of completions, then uniform in-neighbour sets. Only the
-/// out-edge condition is left to rejection, which keeps acceptance reasonable in large sparse
-/// spaces.
+/// The proposal of orbit-weighted rejection: a uniform draw from all *layered* labelled cells.
+///
+/// A layered cell has its vertices ordered by depth (longest path from the input) and, within a
+/// depth, by op code; every vertex but the input has an in-edge, at least one of them from the
+/// previous depth, and it has at most `max_edges` edges. An isomorphism class with V vertices
+/// has `t = prod_(depth, op) n_(depth, op)! / |Aut|` layered representatives (automorphisms keep
+/// depth and op, and act freely on vertex orders), far fewer than its topological orders, which
+/// keeps acceptance high in large spaces.
+///
+/// Layered cells are counted exactly: for a composition of the interior vertices into depths of
+/// sizes s_1..s_L (the output alone at depth L + 1), a vertex at depth d has
+/// `C(P_d, j) - C(P_(d-1), j)` in-neighbour sets of size j, where P_d counts the vertices above
+/// depth d; the product of these polynomials over the vertices counts the edge masks by edge
+/// number, and `prod_d C(s_d + k - 1, k - 1)` counts the sorted op assignments. A draw picks
+/// (V, composition, edges) in proportion to its count, the op multiset of each depth uniformly,
+/// the in-degrees in proportion to their completions and the in-neighbour sets uniformly. Only
+/// the out-edge condition and the `1 / t` acceptance are left to chance.
 struct Proposal {
-    /// (vertices, edges, cumulative weight)
-    strata: Vec<(usize, usize, f64)>,
-    /// `q[j][e]` = coefficient of x^e in Q_j (truncated at max_edges)
-    q: Vec<Vec<f64>>,
-    /// total number of labelled cells proposed, as f64
+    /// (vertices, depth sizes of the interior, edges, cumulative weight)
+    strata: Vec<(usize, Vec<usize>, usize, f64)>,
+    /// total number of layered labelled cells, as f64
     total: f64,
     k: usize,
+}
+
+/// Compositions of `m` (ordered tuples of positive sizes summing to m); empty for m = 0.
+fn compositions(m: usize) -> Vec<Vec<usize>> {
+    if m == 0 {
+        return vec![vec![]];
+    }
+    (0u32..1 << (m - 1))
+        .map(|cuts| {
+            let mut sizes = Vec::new();
+            let mut run = 1;
+            for i in 0..m - 1 {
+                if cuts >> i & 1 == 1 {
+                    sizes.push(run);
+                    run = 1;
+                } else {
+                    run += 1;
+                }
+            }
+            sizes.push(run);
+            sizes
+        })
+        .collect()
+}
+
+/// Polynomial product truncated at degree `emax`.
+fn poly_mul(a: &[f64], b: &[f64], emax: usize) -> Vec<f64> {
+    let mut r = vec![0.0; emax + 1];
+    for (i, &x) in a.iter().enumerate() {
+        if x == 0.0 {
+            continue;
+        }
+        for (j, &y) in b.iter().enumerate() {
+            if i + j > emax {
+                break;
+            }
+            r[i + j] += x * y;
+        }
+    }
+    r
+}
+
+/// The in-set polynomial of a vertex with `p` vertices above it, `p_prev` of them above the
+/// previous depth: coefficient j is `C(p, j) - C(p_prev, j)`.
+fn in_poly(p: usize, p_prev: usize, emax: usize) -> Vec<f64> {
+    (0..=emax).map(|j| binomial(p, j) - binomial(p_prev, j)).collect()
+}
+
+/// (depth of each non-input vertex in index order, P_d of each depth) of a layered cell with
+/// the given interior depth sizes.
+fn layout(sizes: &[usize]) -> (Vec<usize>, Vec<usize>) {
+    let mut depth_of = Vec::new();
+    let mut above = vec![0usize, 1]; // above[d] = vertices at depths < d
+    for (i, &s) in sizes.iter().enumerate() {
+        depth_of.extend(std::iter::repeat_n(i + 1, s));
+        above.push(above[i + 1] + s);
+    }
+    depth_of.push(sizes.len() + 1); // the output
+    (depth_of, above)
 }
 
 impl Proposal {
     fn new(space: &SearchSpace) -> Proposal {
         let k = space.num_ops();
-        let emax = space.max_edges();
-        let vmax = space.max_vertices();
-        let mut q: Vec<Vec<f64>> = vec![vec![0.0; emax + 1]; vmax];
-        q[0][0] = 1.0;
-        for j in 1..vmax {
-            for e in 0..=emax {
-                let mut acc = 0.0;
-                for d in 1..=j.min(e) {
-                    acc += binomial(j, d) * q[j - 1][e - d];
-                }
-                q[j][e] = acc;
-            }
-        }
         let mut strata = Vec::new();
         let mut acc = 0.0;
-        for v in 2..=vmax {
-            for e in (v - 1)..=space.max_edges_for(v) {
-                let w = q[v - 1][e] * (k as f64).powi((v - 2) as i32);
-                if w > 0.0 {
-                    acc += w;
-                    strata.push((v, e, acc));
+        for v in 2..=space.max_vertices() {
+            let emax = space.max_edges_for(v);
+            for sizes in compositions(v - 2) {
+                let (depth_of, above) = layout(&sizes);
+                let mut g = vec![0.0; emax + 1];
+                g[0] = 1.0;
+                for &d in &depth_of {
+                    g = poly_mul(&g, &in_poly(above[d], above[d - 1], emax), emax);
+                }
+                let ops: f64 = sizes.iter().map(|&s| binomial(s + k - 1, k - 1)).product();
+                for (e, &c) in g.iter().enumerate() {
+                    if c > 0.0 {
+                        acc += c * ops;
+                        strata.push((v, sizes.clone(), e, acc));
+                    }
                 }
             }
         }
-        Proposal { strata, q, total: acc, k }
+        Proposal { strata, total: acc, k }
     }
 
-    /// A labelled cell drawn uniformly from all proposals (it may lack out-edges).
+    /// A layered labelled cell drawn uniformly (it may lack out-edges).
     fn draw(&self, rng: &mut Rng) -> (usize, [u16; MAX_VERTICES], [i8; MAX_VERTICES]) {
         let u = rng.uniform() * self.total;
-        let s = self.strata.partition_point(|x| x.2 <= u).min(self.strata.len() - 1);
-        let (v, e, _) = self.strata[s];
+        let s = self.strata.partition_point(|x| x.3 <= u).min(self.strata.len() - 1);
+        let (v, ref sizes, e, _) = self.strata[s];
+        let (depth_of, above) = layout(sizes);
+        // ops: a uniform multiset per depth (stars and bars), assigned in sorted order
+        let mut ops = [OP_PAD; MAX_VERTICES];
+        ops[0] = OP_INPUT;
+        ops[v - 1] = OP_OUTPUT;
+        let mut pos = 1;
+        for &size in sizes {
+            let slots = size + self.k - 1;
+            let mut bars: u32 = 0;
+            for t in (slots - (self.k - 1))..slots {
+                let r = rng.below(t as u64 + 1) as usize;
+                let pick = if bars >> r & 1 == 1 { t } else { r };
+                bars |= 1 << pick;
+            }
+            let mut op = 0i8;
+            for slot in 0..slots {
+                if bars >> slot & 1 == 1 {
+                    op += 1;
+                } else {
+                    ops[pos] = op;
+                    pos += 1;
+                }
+            }
+        }
+        // in-degrees from the last vertex back, in proportion to their completions
+        let emax = e;
+        let polys: Vec<Vec<f64>> = depth_of.iter().map(|&d| in_poly(above[d], above[d - 1], emax)).collect();
+        let mut suffix: Vec<Vec<f64>> = vec![vec![0.0; emax + 1]; polys.len() + 1];
+        suffix[polys.len()][0] = 1.0;
+        for i in (0..polys.len()).rev() {
+            suffix[i] = poly_mul(&polys[i], &suffix[i + 1], emax);
+        }
         let mut out = [0u16; MAX_VERTICES];
         let mut rest = e;
-        for j in (1..v).rev() {
-            // in-degree d of vertex j, in proportion to C(j, d) * Q_{j-1}[rest - d]
-            let hi = j.min(rest);
-            let total: f64 = (1..=hi).map(|d| binomial(j, d) * self.q[j - 1][rest - d]).sum();
+        for (i, &d) in depth_of.iter().enumerate() {
+            let weights: Vec<f64> = (0..=rest).map(|j| polys[i][j] * suffix[i + 1][rest - j]).collect();
+            let total: f64 = weights.iter().sum();
             let mut x = rng.uniform() * total;
-            let mut d = hi;
-            for cand in 1..=hi {
-                let w = binomial(j, cand) * self.q[j - 1][rest - cand];
+            let mut j = weights.iter().rposition(|&w| w > 0.0).unwrap_or(0);
+            for (cand, &w) in weights.iter().enumerate() {
                 if x < w {
-                    d = cand;
+                    j = cand;
                     break;
                 }
                 x -= w;
             }
-            rest -= d;
-            // Floyd's algorithm: a uniform d-subset of 0..j
-            let mut chosen: u16 = 0;
-            for t in (j - d)..j {
-                let r = rng.below(t as u64 + 1) as usize;
-                let pick = if chosen >> r & 1 == 1 { t } else { r };
-                chosen |= 1 << pick;
-            }
+            rest -= j;
+            // a uniform j-subset of the vertices above depth d meeting depth d - 1
+            let (p, p_prev) = (above[d], above[d - 1]);
+            let prev_mask: u32 = ((1u32 << p) - 1) & !((1u32 << p_prev) - 1);
+            let chosen = loop {
+                let mut c: u32 = 0;
+                for t in (p - j)..p {
+                    let r = rng.below(t as u64 + 1) as usize;
+                    let pick = if c >> r & 1 == 1 { t } else { r };
+                    c |= 1 << pick;
+                }
+                if c & prev_mask != 0 {
+                    break c;
+                }
+            };
+            let vertex = i + 1;
             let mut m = chosen;
             while m != 0 {
-                let u = m.trailing_zeros() as usize;
+                let w = m.trailing_zeros() as usize;
                 m &= m - 1;
-                out[u] |= 1 << j;
+                out[w] |= 1 << vertex;
             }
-        }
-        let mut ops = [OP_PAD; MAX_VERTICES];
-        ops[0] = OP_INPUT;
-        ops[v - 1] = OP_OUTPUT;
-        for slot in ops.iter_mut().take(v - 1).skip(1) {
-            *slot = rng.below(self.k as u64) as i8;
         }
         (v, out, ops)
     }
@@ -147,7 +238,19 @@ impl Proposal {
             return (0.0, None);
         }
         let c = Cell::from_parts_unchecked(v, ops, *out);
-        (1.0 / orbit_size(&c) as f64, Some(c))
+        let depth = crate::canon::depths(&c);
+        // n_(depth, op)! for every (depth, op) group: vertices are sorted by both, so groups are runs
+        let mut orders = 1.0f64;
+        let mut run = 1.0;
+        for u in 1..v {
+            if depth[u] == depth[u - 1] && ops[u] == ops[u - 1] {
+                run += 1.0;
+                orders *= run;
+            } else {
+                run = 1.0;
+            }
+        }
+        (automorphism_count(&c) as f64 / orders, Some(c))
     }
 }
 
