@@ -30,8 +30,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> Optional[pytest.Module]:
-    """Collects ``bench_*.py`` files unless ``python_files`` already matches them."""
+    """Collects ``bench_*.py`` files unless pytest already does (named on the command line, or
+    matched by ``python_files``)."""
     if file_path.suffix != ".py" or not file_path.name.startswith("bench_"):
+        return None
+    if parent.session.isinitpath(file_path):
         return None
     if any(fnmatch.fnmatch(file_path.name, pattern) for pattern in parent.config.getini("python_files")):
         return None

@@ -1,0 +1,228 @@
+"""Benchmarks of ``nasfast.benchmarks``: loading a built-in table, importing an official-size TFRecord.
+
+Each group pairs nasfast with a baseline measured in the same run (figures in ``extra_info`` in
+the format of ``bench_core.py``, for ``report.py``), and each test checks its result.
+
+- ``load-real20k`` / ``load-surrogate``: ``load(name)`` from the shipped ``.npz`` (metric
+  arrays and metadata; the cells are built lazily from the enumeration on first use, which these
+  figures do not include) against parsing the original CSV (``from_csv``, which also builds
+  and validates the cells, the least work that gives the same table without the shipped file).
+- ``import-tfrecord``: ``from_nb101_tfrecord`` on a synthetic file of the official size
+  (423,624 cells x 3 runs = 1,270,872 records, the size of ``nasbench_only108.tfrecord``),
+  written here, against a straightforward per-record pure-Python decoder (byte-at-a-time CRC-32C,
+  ``json``, ``base64``, a field-by-field protobuf decoder) timed on the first 20,000 records and
+  extrapolated to the whole file.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from nasfast import SearchSpace
+from nasfast.benchmarks import from_csv, from_nb101_tfrecord, load
+from nasfast.benchmarks import _registry
+from nasfast.benchmarks._crc32c import crc32c_many, mask_crc
+
+CSV = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "nb101" / "nb101_real20k.csv"
+#: Seed of the synthetic metrics.
+SEED = 20190601
+#: Runs per cell in the synthetic file (as in nasbench_only108.tfrecord).
+RUNS = 3
+#: Records the baseline decodes; its time is scaled to the whole file.
+BASELINE_RECORDS = 20_000
+OP_NAMES = {0: "conv3x3-bn-relu", 1: "conv1x1-bn-relu", 2: "maxpool3x3", -1: "input", -2: "output"}
+
+
+def record(benchmark: Any, side: str, kind: str, **info: Any) -> None:
+    benchmark.extra_info.update(side=side, kind=kind, threads=1, **info)
+
+
+# ------------------------------------------------------------------------------------ load
+def _fresh_load(name: str) -> Any:
+    _registry._CACHE.clear()
+    return load(name)
+
+
+@pytest.mark.benchmark(group="load-real20k")
+def test_load_real20k_nasfast(benchmark: Any) -> None:
+    bench = benchmark.pedantic(_fresh_load, args=("nb101-real20k",), rounds=10, warmup_rounds=1, iterations=1)
+    record(benchmark, "nasfast", "time", operation="load('nb101-real20k') (cells built lazily)", target=0.2, target_op="<=")
+    assert len(bench) == 20001 and bench.optimum()[1] == pytest.approx(0.9491186141967773, abs=0)
+
+
+@pytest.mark.benchmark(group="load-real20k")
+def test_load_real20k_baseline(benchmark: Any) -> None:
+    if not CSV.is_file():
+        pytest.skip(f"shared data folder absent: {CSV}")
+    bench = benchmark.pedantic(from_csv, args=(CSV,), rounds=2, iterations=1)
+    record(benchmark, "baseline", "time", detail="from_csv of the original CSV")
+    assert len(bench) == 20001 and bench.optimum()[1] == pytest.approx(0.9491186141967773, abs=0)
+
+
+@pytest.mark.benchmark(group="load-surrogate")
+def test_load_surrogate_nasfast(benchmark: Any) -> None:
+    bench = benchmark.pedantic(_fresh_load, args=("nb101-surrogate",), rounds=10, warmup_rounds=1, iterations=1)
+    record(benchmark, "nasfast", "time", operation="load('nb101-surrogate') (cells built lazily)", target=0.2, target_op="<=")
+    assert len(bench) == 423_624 and np.isfinite(bench.values()).all()
+
+
+@pytest.mark.benchmark(group="load-surrogate")
+def test_load_surrogate_baseline(benchmark: Any) -> None:
+    if not CSV.is_file():
+        pytest.skip(f"shared data folder absent: {CSV}")
+    bench = benchmark.pedantic(from_csv, args=(CSV,), rounds=2, iterations=1)
+    record(benchmark, "baseline", "time", detail="from_csv of the original CSV (20,001 cells)")
+    assert len(bench) == 20001
+
+
+# ------------------------------------------------------------------------------- TFRecord
+def _metrics_message(values: np.ndarray, params: int) -> bytes:
+    """ModelMetrics with 3 evaluations (start, halfway, end); ``values`` = (time, train, val, test)."""
+
+    def evaluation(epoch: float, t: float, a: float, b: float, c: float) -> bytes:
+        body = b"".join(bytes([f << 3 | 1]) + struct.pack("<d", v) for f, v in enumerate((epoch, t, a, b, c), start=1))
+        return bytes([0x0A, len(body)]) + body
+
+    out = evaluation(0.0, 0.0, 0.1, 0.1, 0.1) + evaluation(54.0, *(values * 0.5)) + evaluation(108.0, *values)
+    varint = bytearray()
+    while True:
+        byte, params = params & 0x7F, params >> 7
+        varint.append(byte | (0x80 if params else 0))
+        if not params:
+            break
+    return out + b"\x10" + bytes(varint) + b"\x19" + struct.pack("<d", float(values[0]) + 60.0)
+
+
+@pytest.fixture(scope="module")
+def official_size_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray, np.ndarray]:
+    """A synthetic nasbench_only108-sized file: every NB101 cell, 3 runs, run-major order."""
+    space = SearchSpace.nb101()
+    cells = space.enumerate()
+    hashes = cells.nb101_hashes()
+    rng = np.random.default_rng(SEED)
+    # float32 values, as in the official data: (time, train, val, test) per cell and run
+    values = np.stack(
+        [
+            rng.uniform(300, 5000, (len(cells), RUNS)),
+            rng.uniform(0.9, 1.0, (len(cells), RUNS)),
+            rng.uniform(0.1, 0.95, (len(cells), RUNS)),
+            rng.uniform(0.1, 0.95, (len(cells), RUNS)),
+        ],
+        axis=-1,
+    ).astype(np.float32).astype(np.float64)
+    params = rng.integers(200_000, 50_000_000, len(cells))
+    adjacency, operations = [], []
+    for v, a, o in zip(cells.num_vertices.tolist(), cells.adjacency, cells.ops):
+        adjacency.append((a[:v, :v] + ord("0")).astype(np.uint8).tobytes().decode())
+        operations.append(",".join(OP_NAMES[int(c)] for c in o[:v]))
+    records = []
+    for run in range(RUNS):
+        for i in range(len(cells)):
+            m = base64.b64encode(_metrics_message(values[i, run], int(params[i]))).decode()
+            records.append(f'["{hashes[i]}", 108, "{adjacency[i]}", "{operations[i]}", "{m}"]'.encode())
+    lengths = np.fromiter(map(len, records), dtype=np.int64, count=len(records))
+    data = np.frombuffer(b"".join(records), dtype=np.uint8)
+    starts = np.r_[0, np.cumsum(lengths)[:-1]]
+    data_crc = mask_crc(crc32c_many(data, starts, lengths))
+    length_bytes = np.frombuffer(lengths.astype("<u8").tobytes(), dtype=np.uint8)
+    length_crc = mask_crc(crc32c_many(length_bytes, np.arange(len(lengths)) * 8, np.full(len(lengths), 8)))
+    path = tmp_path_factory.mktemp("tfrecord") / "synthetic_only108.tfrecord"
+    with open(path, "wb") as fh:
+        for n, lc, rec, dc in zip(lengths.tolist(), length_crc.tolist(), records, data_crc.tolist()):
+            fh.write(struct.pack("<QI", n, lc) + rec + struct.pack("<I", dc))
+    return path, values, hashes
+
+
+def _baseline_import(data: bytes, limit: int) -> list[tuple[str, int, float]]:
+    """Per record: byte-at-a-time CRC, json, base64, field-by-field protobuf (final validation accuracy)."""
+    table = []
+    for n in range(256):
+        c = n
+        for _ in range(8):
+            c = (c >> 1) ^ (0x82F63B78 if c & 1 else 0)
+        table.append(c)
+
+    def masked(buf: bytes) -> int:
+        crc = 0xFFFFFFFF
+        for byte in buf:
+            crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+        crc ^= 0xFFFFFFFF
+        return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+    def varint(buf: bytes, pos: int) -> tuple[int, int]:
+        value = shift = 0
+        while True:
+            byte = buf[pos]
+            pos += 1
+            value |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                return value, pos
+            shift += 7
+
+    def fields(buf: bytes) -> list[tuple[int, Any]]:
+        out, pos = [], 0
+        while pos < len(buf):
+            key, pos = varint(buf, pos)
+            wire = key & 7
+            if wire == 0:
+                value, pos = varint(buf, pos)
+            elif wire == 1:
+                value, pos = struct.unpack_from("<d", buf, pos)[0], pos + 8
+            elif wire == 2:
+                n, pos = varint(buf, pos)
+                value, pos = buf[pos : pos + n], pos + n
+            else:
+                raise ValueError(f"wire type {wire}")
+            out.append((key >> 3, value))
+        return out
+
+    out, pos = [], 0
+    for _ in range(limit):
+        header = data[pos : pos + 8]
+        (n,) = struct.unpack("<Q", header)
+        assert masked(header) == struct.unpack_from("<I", data, pos + 8)[0]
+        body = data[pos + 12 : pos + 12 + n]
+        assert masked(body) == struct.unpack_from("<I", data, pos + 12 + n)[0]
+        h, epochs, _, _, metrics = json.loads(body)
+        evals = [dict(fields(v)) for f, v in fields(base64.b64decode(metrics)) if f == 1]
+        final = max(evals, key=lambda e: e.get(1, 0.0))
+        out.append((h, epochs, final[4]))
+        pos += 16 + n
+    return out
+
+
+@pytest.mark.benchmark(group="import-tfrecord")
+def test_import_tfrecord_nasfast(benchmark: Any, official_size_file: tuple[Path, np.ndarray, np.ndarray]) -> None:
+    path, values, hashes = official_size_file
+    bench = benchmark.pedantic(from_nb101_tfrecord, args=(path,), rounds=1, iterations=1)
+    record(
+        benchmark, "nasfast", "time", operation="import a NB101 TFRecord of 1,270,872 records", target=30.0,
+        target_op="<=", detail=f"{path.stat().st_size / 1e6:.0f} MB",
+    )
+    space = SearchSpace.nb101()
+    assert len(bench) == len(hashes)
+    order = space.index_of(bench.cells)
+    assert np.array_equal(bench.values("val_acc_108_run2"), values[order, 1, 2])
+    assert np.allclose(bench.values("val_acc_108"), values[order, :, 2].mean(axis=1), rtol=1e-15, atol=0)
+    assert np.allclose(bench.values("train_time_108_s"), values[order, :, 0].mean(axis=1), rtol=1e-15, atol=0)
+
+
+@pytest.mark.benchmark(group="import-tfrecord")
+def test_import_tfrecord_baseline(benchmark: Any, official_size_file: tuple[Path, np.ndarray, np.ndarray]) -> None:
+    path, values, hashes = official_size_file
+    data = path.read_bytes()
+    out = benchmark.pedantic(_baseline_import, args=(data, BASELINE_RECORDS), rounds=1, iterations=1)
+    total = len(hashes) * RUNS
+    record(
+        benchmark, "baseline", "time", scale=total / BASELINE_RECORDS,
+        detail=f"per-record pure Python, {BASELINE_RECORDS:,} records timed, extrapolated",
+    )
+    assert [h for h, _, _ in out[:100]] == hashes[:100].tolist()
+    assert [v for _, _, v in out[:100]] == values[:100, 0, 2].tolist()

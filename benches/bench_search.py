@@ -1,0 +1,371 @@
+"""Benchmarks of the search loop, each against a baseline measured in the same run.
+
+Conventions of ``bench_core.py`` (``record`` fields read by ``report.py``). The search runs with
+``n_jobs=None`` (all cores, 2 on the reference machine); the baselines are the same loop with
+the usual Python implementation of the hot part:
+
+* FullSpace iteration: the default predictor fitted on the same cells by the same code, then
+  every one of the 423,624 cells scored from a float32 path-encoding matrix with
+  ``RandomForestRegressor.predict`` and per-tree predictions (what BANANAS-style code does),
+  instead of nasfast's cached distinct rows.
+* Neighbourhood iteration: neighbours of the 10 best cells by the pure-Python edit rule, path
+  encodings per cell in Python, then the same model.
+* Whole runs: the same loops for 150 evaluations; the baselines are timed on 20 model rounds
+  and scaled to the 140 model rounds of a run.
+
+The oracle is ``nb101-surrogate`` when ``nasfast.benchmarks`` provides it, else a synthetic
+table over the whole NAS-Bench-101 space (a fixed linear function of the path counts), which
+costs the search loop the same.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from scipy.stats import kendalltau
+from sklearn.ensemble import RandomForestRegressor
+
+import baselines as ref
+from nasfast import CellBatch, SearchSpace
+from nasfast.search import FullSpace, Neighbourhood, PredictorSearch, default_predictor
+from nasfast.search.predictor import _expected_improvement
+
+SEED = 20190601
+N_INITIAL_TOLD = 100
+BUDGET = 150
+BASELINE_ROUNDS = 20
+DATA_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "nb101"
+
+
+def record(benchmark: Any, side: str, kind: str, **info: Any) -> None:
+    benchmark.extra_info.update(side=side, kind=kind, threads=2 if side == "nasfast" else 1, **info)
+
+
+class Oracle:
+    """``evaluator(cells) -> values`` over the whole NAS-Bench-101 space."""
+
+    def __init__(self, space: SearchSpace) -> None:
+        try:
+            from nasfast.benchmarks import load
+
+            bench = load("nb101-surrogate")
+            self.name = "nb101-surrogate"
+            self.query: Callable[[CellBatch], npt.NDArray[np.float64]] = bench.query
+        except (ImportError, FileNotFoundError):
+            cells = space.enumerate()
+            x = cells.encode("path-count")
+            w = np.random.default_rng(SEED).normal(size=x.shape[1])
+            values = x @ w
+            self._values = 0.9 + 0.05 * (values - values.mean()) / values.std()
+            fps = cells.fingerprints()
+            self._order = np.argsort(fps)
+            self._sorted = fps[self._order]
+            self.name = "synthetic whole-space table"
+            self.query = self._lookup
+        self.seconds = 0.0
+
+    def _lookup(self, cells: CellBatch) -> npt.NDArray[np.float64]:
+        pos = self._order[np.searchsorted(self._sorted, cells.fingerprints())]
+        return self._values[pos]
+
+    def __call__(self, cells: CellBatch) -> npt.NDArray[np.float64]:
+        t = time.perf_counter()
+        out = self.query(cells)
+        self.seconds += time.perf_counter() - t
+        return out
+
+
+@pytest.fixture(scope="module")
+def space() -> SearchSpace:
+    nb101 = SearchSpace.nb101()
+    nb101.enumerate()
+    return nb101
+
+
+@pytest.fixture(scope="module")
+def oracle(space: SearchSpace) -> Oracle:
+    return Oracle(space)
+
+
+def warm_searcher(space: SearchSpace, oracle: Oracle, candidates: Any) -> PredictorSearch:
+    """A searcher that has been told ``N_INITIAL_TOLD`` uniform random cells."""
+    s = PredictorSearch(space, candidates=candidates, n_initial=N_INITIAL_TOLD, random_state=SEED)
+    init = s.ask(N_INITIAL_TOLD)
+    s.tell(init, oracle(init))
+    return s
+
+
+def to_reference(batch: CellBatch) -> list[ref.Cell]:
+    adjacency = batch.adjacency.astype(np.int64)
+    return [(adjacency[i, :m, :m].copy(), batch.ops[i, :m].tolist()) for i, m in enumerate(batch.num_vertices.tolist())]
+
+
+def naive_scores(model: RandomForestRegressor, X: npt.NDArray[np.float32], best: float) -> npt.NDArray[np.float64]:
+    """Expected improvement of every row from per-tree predictions (the usual code)."""
+    per_tree = np.array([t.predict(X) for t in model.estimators_])
+    return _expected_improvement(per_tree.mean(axis=0), per_tree.std(axis=0), best)
+
+
+# ----------------------------------------------------------------------------- one iteration
+
+
+@pytest.mark.benchmark(group="search-iteration-full")
+def test_iteration_full_space_nasfast(benchmark: Any, space: SearchSpace, oracle: Oracle) -> None:
+    warm_searcher(space, oracle, FullSpace()).ask(1)  # builds the feature cache once
+    picks = benchmark.pedantic(
+        lambda s: s.ask(1), setup=lambda: ((warm_searcher(space, oracle, FullSpace()),), {}), rounds=3, iterations=1
+    )
+    record(
+        benchmark, "nasfast", "time", target=2.0, target_op="<=",
+        operation="PredictorSearch iteration, FullSpace (fit on 100, score 423,624 cells)",
+    )
+    # the pick has the largest expected improvement over every cell not evaluated (naive check)
+    s = warm_searcher(space, oracle, FullSpace())
+    state = s._rng.bit_generator.state
+    model = s._fit().models[0]
+    s._rng.bit_generator.state = state
+    pick = s.ask(1)
+    cells = space.enumerate()
+    free = ~np.isin(cells.fingerprints(), s.history_.cells.fingerprints())
+    scores = naive_scores(model, cells.encode("path"), max(s._y_told))
+    ei_pick = naive_scores(model, pick.encode("path"), max(s._y_told))[0]
+    assert ei_pick == pytest.approx(scores[free].max(), rel=1e-9, abs=1e-15)
+    assert len(picks) == 1
+
+
+@pytest.mark.benchmark(group="search-iteration-full")
+def test_iteration_full_space_baseline(benchmark: Any, space: SearchSpace, oracle: Oracle) -> None:
+    cells = space.enumerate()
+    X = cells.encode("path")
+
+    def iteration(s: PredictorSearch) -> int:
+        model = s._fit().models[0]
+        free = ~np.isin(cells.fingerprints(), s.history_.cells.fingerprints())
+        scores = np.where(free, naive_scores(model, X, max(s._y_told)), -np.inf)
+        return int(np.argmax(scores))
+
+    best = benchmark.pedantic(
+        iteration, setup=lambda: ((warm_searcher(space, oracle, FullSpace()),), {}), rounds=2, iterations=1
+    )
+    record(benchmark, "baseline", "time", detail="float32 matrix, per-tree predict")
+    assert 0 <= best < len(cells)
+
+
+@pytest.mark.benchmark(group="search-iteration-neighbourhood")
+def test_iteration_neighbourhood_nasfast(benchmark: Any, space: SearchSpace, oracle: Oracle) -> None:
+    picks = benchmark.pedantic(
+        lambda s: s.ask(1), setup=lambda: ((warm_searcher(space, oracle, Neighbourhood()),), {}), rounds=5, iterations=1
+    )
+    record(
+        benchmark, "nasfast", "time", target=0.1, target_op="<=",
+        operation="PredictorSearch iteration, Neighbourhood (radius 1 of the 10 best)",
+    )
+    assert len(picks) == 1
+
+
+@pytest.mark.benchmark(group="search-iteration-neighbourhood")
+def test_iteration_neighbourhood_baseline(benchmark: Any, space: SearchSpace, oracle: Oracle) -> None:
+    def iteration(s: PredictorSearch) -> tuple[int, float]:
+        model = s._fit().models[0]
+        top = to_reference(s._top_cells(10))
+        seen = {ref.canonical_form(m, labels) for m, labels in to_reference(s.history_.cells)}
+        cands: dict[Any, ref.Cell] = {}
+        for m, labels in top:
+            for cell in ref.neighbours_reference(m, labels):
+                key = ref.canonical_form(*cell)
+                if key not in seen and key not in cands:
+                    cands[key] = cell
+        X = np.stack([ref.path_encoding_reference(m, labels) for m, labels in cands.values()])
+        scores = naive_scores(model, X, max(s._y_told))
+        return len(cands), float(scores.max())
+
+    size, best = benchmark.pedantic(
+        iteration, setup=lambda: ((warm_searcher(space, oracle, Neighbourhood()),), {}), rounds=2, iterations=1
+    )
+    record(benchmark, "baseline", "time", detail="Python edits, hashes and path encodings")
+    # From the same state, nasfast scores a superset of these candidates (the Python edit rule
+    # acts on the given vertex order and cannot add an edge that goes backwards in it; the core's
+    # rule is order-free), and its pick scores at least as well.
+    s = warm_searcher(space, oracle, Neighbourhood())
+    state = s._rng.bit_generator.state
+    model = s._fit().models[0]
+    s._rng.bit_generator.state = state
+    pick = s.ask(1)
+    assert s._pending[int(pick.fingerprints()[0])][0][1] >= size >= 0.9 * s._pending[int(pick.fingerprints()[0])][0][1]
+    assert naive_scores(model, pick.encode("path"), max(s._y_told))[0] >= best * (1 - 1e-9)
+
+
+# ----------------------------------------------------------------------------- whole runs
+
+
+BASELINE_NOTE = (
+    f"the baseline loops are timed on {BASELINE_ROUNDS} model rounds in the middle of a run (fitted on "
+    f"{(BUDGET - BASELINE_ROUNDS) // 2} to {(BUDGET + BASELINE_ROUNDS) // 2} cells) and scaled to the {BUDGET - 10} "
+    "model rounds of a run"
+)
+
+
+def middle_of_run(space: SearchSpace, oracle: Oracle, candidates: Any) -> PredictorSearch:
+    """A searcher told the first half of a run's cells (10 random, then its own picks)."""
+    s = PredictorSearch(space, candidates=candidates, random_state=SEED)
+    s.run(oracle, (BUDGET - BASELINE_ROUNDS) // 2)
+    return s
+
+
+def run_split(s: PredictorSearch, oracle: Oracle, budget: int) -> dict[str, float]:
+    """Runs a search and returns its time split (seconds)."""
+    oracle.seconds = 0.0
+    t = time.perf_counter()
+    s.run(oracle, budget)
+    total = time.perf_counter() - t
+    split = dict(s.timings_)
+    split["evaluate"] = oracle.seconds
+    split["bookkeeping"] = total - sum(split.values())
+    split["total"] = total
+    return {k: round(v, 3) for k, v in split.items()}
+
+
+@pytest.mark.benchmark(group="search-run-full")
+def test_run_full_space_nasfast(benchmark: Any, space: SearchSpace, oracle: Oracle) -> None:
+    warm_searcher(space, oracle, FullSpace()).ask(1)  # the feature cache, built once per process
+    splits: list[dict[str, float]] = []
+    benchmark.pedantic(
+        lambda: splits.append(run_split(PredictorSearch(space, candidates=FullSpace(), random_state=SEED), oracle, BUDGET)),
+        rounds=1, iterations=1,
+    )
+    record(
+        benchmark, "nasfast", "time", target=60.0, target_op="<=", split=splits[0],
+        operation=f"PredictorSearch run, {BUDGET} evaluations, FullSpace",
+    )
+    assert all(v >= 0 for v in splits[0].values())
+
+
+@pytest.mark.benchmark(group="search-run-full")
+def test_run_full_space_baseline(benchmark: Any, space: SearchSpace, oracle: Oracle) -> None:
+    cells = space.enumerate()
+    X = cells.encode("path")
+    fps = cells.fingerprints()
+
+    def loop(s: PredictorSearch) -> None:
+        for _ in range(BASELINE_ROUNDS):
+            model = s._fit().models[0]
+            free = ~np.isin(fps, s.history_.cells.fingerprints())
+            scores = np.where(free, naive_scores(model, X, max(s._y_told)), -np.inf)
+            pick = cells[int(np.argmax(scores)) : int(np.argmax(scores)) + 1]
+            s.tell(pick, oracle(pick))
+
+    benchmark.pedantic(loop, setup=lambda: ((middle_of_run(space, oracle, FullSpace()),), {}), rounds=1, iterations=1)
+    record(benchmark, "baseline", "time", scale=(BUDGET - 10) / BASELINE_ROUNDS, detail="extrapolated", note=BASELINE_NOTE)
+
+
+@pytest.mark.benchmark(group="search-run-neighbourhood")
+def test_run_neighbourhood_nasfast(benchmark: Any, space: SearchSpace, oracle: Oracle) -> None:
+    splits: list[dict[str, float]] = []
+    benchmark.pedantic(
+        lambda: splits.append(run_split(PredictorSearch(space, candidates=Neighbourhood(), random_state=SEED), oracle, BUDGET)),
+        rounds=1, iterations=1,
+    )
+    record(
+        benchmark, "nasfast", "time", target=10.0, target_op="<=", split=splits[0],
+        operation=f"PredictorSearch run, {BUDGET} evaluations, Neighbourhood",
+    )
+
+
+@pytest.mark.benchmark(group="search-run-neighbourhood")
+def test_run_neighbourhood_baseline(benchmark: Any, space: SearchSpace, oracle: Oracle) -> None:
+    def loop(s: PredictorSearch) -> None:
+        for _ in range(BASELINE_ROUNDS):
+            model = s._fit().models[0]
+            seen = {ref.canonical_form(m, labels) for m, labels in to_reference(s.history_.cells)}
+            cands: dict[Any, ref.Cell] = {}
+            for m, labels in to_reference(s._top_cells(10)):
+                for cell in ref.neighbours_reference(m, labels):
+                    key = ref.canonical_form(*cell)
+                    if key not in seen and key not in cands:
+                        cands[key] = cell
+            cand_list = list(cands.values())
+            X = np.stack([ref.path_encoding_reference(m, labels) for m, labels in cand_list])
+            best = int(np.argmax(naive_scores(model, X, max(s._y_told))))
+            m, labels = cand_list[best]
+            v = space.max_vertices
+            adj = np.zeros((1, v, v), np.uint8)
+            ops = np.full((1, v), -3, np.int8)
+            adj[0, : len(labels), : len(labels)] = m
+            ops[0, : len(labels)] = labels
+            pick = CellBatch.from_arrays(adj, ops, space)
+            s.tell(pick, oracle(pick))
+
+    benchmark.pedantic(loop, setup=lambda: ((middle_of_run(space, oracle, Neighbourhood()),), {}), rounds=1, iterations=1)
+    record(benchmark, "baseline", "time", scale=(BUDGET - 10) / BASELINE_ROUNDS, detail="extrapolated", note=BASELINE_NOTE)
+
+
+# ----------------------------------------------------------------------------- default predictor
+
+
+def real20k(space: SearchSpace) -> tuple[CellBatch, npt.NDArray[np.float64]]:
+    path = DATA_DIR / "nb101_real20k.csv"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent")
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    names = {"input": -1, "output": -2, **{o: i for i, o in enumerate(space.ops)}}
+    adj = np.zeros((len(rows), 7, 7), np.uint8)
+    ops = np.full((len(rows), 7), -3, np.int8)
+    for i, r in enumerate(rows):
+        m = int(r["num_vertices"])
+        adj[i, :m, :m] = np.frombuffer(r["adjacency"].encode(), np.uint8).reshape(m, m) - ord("0")
+        ops[i, :m] = [names[x] for x in r["ops"].split("|")]
+    return CellBatch.from_arrays(adj, ops, space), np.array([float(r["val_acc_108"]) for r in rows])
+
+
+def predictor_quality(make: Callable[[int], Any], X: npt.NDArray[np.float32], y: npt.NDArray[np.float64]) -> dict[str, float]:
+    """Kendall tau and top-1% precision of the 20 best predictions, trained on 100 random cells
+    (5 seeds), and the mean seconds of fit + predict."""
+    top = y >= np.quantile(y, 0.99)
+    taus, precs, secs = [], [], []
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        train = rng.choice(len(y), 100, replace=False)
+        rest = np.setdiff1d(np.arange(len(y)), train)
+        t = time.perf_counter()
+        pred = make(seed).fit(X[train], y[train]).predict(X[rest])
+        secs.append(time.perf_counter() - t)
+        taus.append(kendalltau(pred, y[rest])[0])
+        precs.append(top[rest][np.argsort(-pred)[:20]].mean())
+    return {"tau": round(float(np.mean(taus)), 3), "top1%@20": round(float(np.mean(precs)), 3), "seconds": round(float(np.mean(secs)), 3)}
+
+
+@pytest.mark.benchmark(group="search-default-predictor")
+def test_predictor_choice_nasfast(benchmark: Any, space: SearchSpace) -> None:
+    cells, y = real20k(space)
+    X = cells.encode("path")
+
+    def make(seed: int) -> Any:
+        return default_predictor().set_params(random_state=seed)
+
+    q = benchmark.pedantic(lambda: predictor_quality(make, X, y), rounds=1, iterations=1)
+    record(
+        benchmark, "nasfast", "time", target=5.0, target_op="<=", quality=q,
+        detail=f"tau {q['tau']}, top-1% precision {q['top1%@20']}",
+        operation="default predictor: 5 x (fit on 100 real cells, predict 19,901)",
+    )
+    assert q["tau"] > 0.4
+
+
+@pytest.mark.benchmark(group="search-default-predictor")
+def test_predictor_choice_baseline(benchmark: Any, space: SearchSpace) -> None:
+    cells, y = real20k(space)
+    X = cells.encode("path")
+
+    def make(seed: int) -> Any:
+        return RandomForestRegressor(n_estimators=100, random_state=seed)
+
+    q = benchmark.pedantic(lambda: predictor_quality(make, X, y), rounds=1, iterations=1)
+    record(benchmark, "baseline", "time", quality=q, detail=f"fully grown forest: tau {q['tau']}, top-1% precision {q['top1%@20']}")
+    assert q["tau"] > 0.4
