@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import itertools
-from typing import Callable, Iterator, Optional
+from typing import Any, Iterator, Optional
 
 import numpy as np
 import numpy.typing as npt
@@ -315,47 +315,77 @@ def from_arrays(
 
 
 # --------------------------------------------------------------------------------------------
-# single edits (the neighbourhood rule)
+# single edits (the neighbourhood rule, on isomorphism classes)
 
 
-def _insert_vertex(cell: Cell, a: int, b: int, op: int) -> Cell:
-    """The cell with a new vertex carrying ``op`` on a new path a -> new -> b, placed just
-    before b (so edges keep pointing forward)."""
-    adj, ops = cell
-    n = len(ops)
-    new = np.zeros((n + 1, n + 1), dtype=np.uint8)
-    old = [u if u < b else u + 1 for u in range(n)]
-    new[np.ix_(old, old)] = adj
-    new[old[a], b] = 1
-    new[b, old[b]] = 1
-    new_ops = [0] * (n + 1)
-    for u in range(n):
-        new_ops[old[u]] = int(ops[u])
-    new_ops[b] = op
-    return new, new_ops
+def reachability(adjacency: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+    """``reach[x, y]``: there is a path of at least one edge from x to y."""
+    adj = np.asarray(adjacency, dtype=bool)
+    n = adj.shape[0]
+    reach = adj.copy()
+    for v in range(n - 1, -1, -1):
+        for w in np.flatnonzero(adj[v]):
+            reach[v] |= reach[w]
+    return reach
+
+
+def topologically_relabelled(adjacency: npt.ArrayLike, ops: list[int]) -> Cell:
+    """A DAG whose input is its only source and output its only sink, relabelled so that edges
+    point forward (Kahn's algorithm, smallest index first)."""
+    adj = np.asarray(adjacency, dtype=np.uint8)
+    n = adj.shape[0]
+    indegree = adj.sum(axis=0).astype(int)
+    ready = [v for v in range(n) if indegree[v] == 0]
+    order = []
+    while ready:
+        v = min(ready)
+        ready.remove(v)
+        order.append(v)
+        for w in np.flatnonzero(adj[v]):
+            indegree[w] -= 1
+            if indegree[w] == 0:
+                ready.append(int(w))
+    if len(order) != n:
+        raise ValueError("the graph has a cycle")
+    return relabel((adj, ops), order)
 
 
 def single_edits(cell: Cell, max_vertices: int, max_edges: int, num_ops: int) -> Iterator[Cell]:
-    """Every valid pruned cell one edit away: change an interior op, flip one edge (the result
-    pruned), or insert a vertex with any op on a new path a -> new -> b (a < b). The parent's own
-    class may occur; callers remove it."""
-    adj, ops = cell
+    """Every valid pruned cell one edit away from the isomorphism class of ``cell``: change an
+    interior op; remove an edge (the result pruned); add an edge x -> y that keeps the graph
+    acyclic (x not the output, y not the input); insert a new vertex with any op on a new path
+    a -> new -> b that keeps the graph acyclic. The edits do not depend on the vertex order of
+    ``cell``. The parent's own class may occur; callers remove it."""
+    adj, ops = np.asarray(cell[0], dtype=np.uint8), [int(o) for o in cell[1]]
     n = len(ops)
+    reach = reachability(adj)
     for v in range(1, n - 1):
         for o in range(num_ops):
             if o != ops[v]:
-                yield adj.copy(), [o if u == v else int(ops[u]) for u in range(n)]
-    for x in range(n):
-        for y in range(x + 1, n):
-            flipped = adj.copy()
-            flipped[x, y] ^= 1
-            pruned = prune(flipped, ops)
-            if pruned is not None and is_valid(pruned[0], pruned[1], max_vertices, max_edges, num_ops):
-                yield pruned
-    for b in range(1, n):
-        for a in range(b):
+                yield adj.copy(), [o if u == v else ops[u] for u in range(n)]
+    for x, y in zip(*np.nonzero(adj)):
+        removed = adj.copy()
+        removed[x, y] = 0
+        pruned = prune(removed, ops)
+        if pruned is not None and is_valid(pruned[0], pruned[1], max_vertices, max_edges, num_ops):
+            yield pruned
+    for x in range(n - 1):
+        for y in range(1, n):
+            if x != y and not adj[x, y] and not reach[y, x]:
+                added = adj.copy()
+                added[x, y] = 1
+                grown = topologically_relabelled(added, ops)
+                if is_valid(grown[0], grown[1], max_vertices, max_edges, num_ops):
+                    yield grown
+    for a in range(n - 1):
+        for b in range(1, n):
+            if a == b or reach[b, a]:
+                continue
             for o in range(num_ops):
-                grown = _insert_vertex(cell, a, b, o)
+                bigger = np.zeros((n + 1, n + 1), dtype=np.uint8)
+                bigger[:n, :n] = adj
+                bigger[a, n] = bigger[n, b] = 1
+                grown = topologically_relabelled(bigger, ops + [o])
                 if is_valid(grown[0], grown[1], max_vertices, max_edges, num_ops):
                     yield grown
 
@@ -378,8 +408,7 @@ def path_encoding(
     row = np.zeros(offsets[longest + 1], dtype=np.float64)
 
     def visit(v: int, seq: list[int]) -> None:
-        for w in np.flatnonzero(adj[v]):
-            w = int(w)
+        for w in map(int, np.flatnonzero(adj[v])):
             if w == n - 1:
                 code = 0
                 for o in seq:
@@ -422,7 +451,7 @@ def _edge_pairs(n: int) -> list[tuple[int, int]]:
     return [(x, y) for y in range(1, n) for x in range(y)]
 
 
-def _popcount(a: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
+def _popcount(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
     a = a - ((a >> 1) & 0x55555555)
     a = (a & 0x33333333) + ((a >> 2) & 0x33333333)
     a = (a + (a >> 4)) & 0x0F0F0F0F
@@ -505,12 +534,6 @@ def group_by(keys: list[bytes]) -> dict[bytes, list[int]]:
     for i, key in enumerate(keys):
         groups.setdefault(key, []).append(i)
     return groups
-
-
-def assert_all(items: list[object], predicate: Callable[[object], bool], what: str) -> None:
-    """Fails naming the first few items that break ``predicate``."""
-    bad = [x for x in items if not predicate(x)]
-    assert not bad, f"{len(bad)} of {len(items)} {what}; first: {bad[:3]!r}"
 
 
 def batch_cells(batch: object) -> list[Cell]:

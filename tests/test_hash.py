@@ -37,17 +37,16 @@ def test_batch_hashes_of_random_unpruned_cells_match_the_reference(
     nb101: SearchSpace, rng: np.random.Generator
 ) -> None:
     # random 7 x 7 matrices of several densities: the core prunes them, the reference too
-    cells = []
+    cells: list[ref.Cell] = []
     while len(cells) < 2500:
-        adj, ops = ref.random_unpruned(rng, 7, 3, float(rng.uniform(0.15, 0.6)))
-        if ref.is_valid(adj, ops, 7, 9, 3):
-            cells.append((adj, ops))
-    adj, ops = ref.to_arrays(cells, 7)
-    batch = CellBatch.from_arrays(adj, ops, nb101)
+        cell = ref.random_unpruned(rng, 7, 3, float(rng.uniform(0.15, 0.6)))
+        if ref.is_valid(*cell, 7, 9, 3):
+            cells.append(cell)
+    batch = CellBatch.from_arrays(*ref.to_arrays(cells, 7), nb101)
     expected = [ref.nb101_hash(*ref.prune(a, o)) for a, o in cells]  # type: ignore[misc]
     assert batch.nb101_hashes().tolist() == expected
     sizes = np.bincount(batch.num_vertices, minlength=8)
-    assert sizes[7] > 50 and sizes[2:7].sum() > 500, f"too few cells of some sizes: {sizes}"
+    assert (sizes[2:] > 0).all() and sizes[2:6].sum() > 1000, f"too few cells of some sizes: {sizes}"
 
 
 def test_batch_hashes_of_complete_cells_match_the_reference(
@@ -77,7 +76,7 @@ def test_hash_is_invariant_under_relabelling(
     cells = ref.random_complete_cells(rng, 600, 7, 9, 3) + ref.random_cells(rng, 400, 7, 9, 3, min_vertices=4)
     relabelled = [ref.random_relabelling(c, rng) for c in cells]
     moved = sum(not np.array_equal(a[0], b[0]) or a[1] != b[1] for a, b in zip(cells, relabelled))
-    assert moved > 500, "the relabellings hardly changed anything: the test would be vacuous"
+    assert moved > 300, "the relabellings hardly changed anything: the test would be vacuous"
     original = make_batch(cells, nb101).nb101_hashes()
     copies = make_batch(relabelled, nb101).nb101_hashes()
     np.testing.assert_array_equal(original, copies)
