@@ -40,8 +40,8 @@ _TABLE = _byte_table()
 
 
 def _position_table() -> npt.NDArray[np.uint32]:
-    # Row q: register after byte b then q zero bytes, from a zero register. Row BLOCK is all zero,
-    # the target of masked-out positions.
+    # Row q: register after byte b then q zero bytes, from a zero register (byte 0 adds nothing:
+    # column 0 is zero). Row BLOCK is all zero, the target of absent bytes in _shift.
     rows = np.zeros((BLOCK + 1, 256), dtype=np.uint32)
     rows[0] = _TABLE
     for q in range(1, BLOCK):
@@ -110,10 +110,15 @@ def _raw_blocks(
         width = max(int(lengths[sel[-1]]), 1)  # sorted: the last range is the longest
         ends = starts[sel] + lengths[sel]
         cols = np.arange(width, dtype=np.int64)
-        window = buf[np.maximum((ends - width)[:, None] + cols[None, :], 0)]
+        if ends.min() >= width:  # rows of a sliding-window view: one copy per row, no index array
+            window = np.lib.stride_tricks.sliding_window_view(buf, width)[ends - width]
+        else:
+            window = buf[np.maximum((ends - width)[:, None] + cols[None, :], 0)]
+        if lengths[sel[0]] < width:
+            # Bytes before a shorter range: make them zero, which adds nothing to the register.
+            window *= (cols[None, :] >= (width - lengths[sel])[:, None]).astype(np.uint8)
         slots = window.astype(np.int32)
         slots += ((width - 1 - cols) * 256).astype(np.int32)[None, :]
-        slots[cols[None, :] < (width - lengths[sel])[:, None]] = _ZERO_SLOT
         out[sel] = np.bitwise_xor.reduce(_POSITIONS_FLAT[slots], axis=1)
     return out
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Callable, Mapping, Optional, Union
+from typing import Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import numpy.typing as npt
 
 from .._core import CellBatch, CellSpec, SearchSpace
 
-__all__ = ["MissingCellError", "TabularBenchmark", "save_table", "read_table"]
+__all__ = ["MissingCellError", "TabularBenchmark", "save_table", "read_table", "shared_space"]
 
 #: Version of the ``.npz`` layout written by :func:`save_table`.
 FORMAT_VERSION = 1
@@ -24,6 +24,18 @@ class MissingCellError(KeyError):
 
     def __str__(self) -> str:  # KeyError would print the message with quotes
         return str(self.args[0]) if self.args else ""
+
+
+_SPACES: dict[tuple[int, int, tuple[str, ...]], SearchSpace] = {}
+
+
+def shared_space(max_vertices: int, max_edges: int, ops: Sequence[str]) -> SearchSpace:
+    """One ``SearchSpace`` object per definition, so that its cached enumeration is shared."""
+    key = (int(max_vertices), int(max_edges), tuple(ops))
+    if key not in _SPACES:
+        nb101 = SearchSpace.nb101()
+        _SPACES[key] = nb101 if key == (nb101.max_vertices, nb101.max_edges, tuple(nb101.ops)) else SearchSpace(*key[:2], list(key[2]))
+    return _SPACES[key]
 
 
 def _check_metric_array(name: str, values: npt.ArrayLike, n: int) -> npt.NDArray[np.floating]:
@@ -101,6 +113,7 @@ class TabularBenchmark:
             raise ValueError(f"cells belong to another space than the benchmark {name!r}")
         self._init(name, space, len(cells), metrics, cost_metric, default_metric, citation, description)
         self._cells: Optional[CellBatch] = cells
+        self._make_cells: Callable[[], CellBatch] = lambda: cells
         self._fingerprint_index()  # also rejects isomorphic duplicates
 
     @classmethod
@@ -315,6 +328,19 @@ class TabularBenchmark:
     def __len__(self) -> int:
         return self._n
 
+    def __getstate__(self) -> dict[str, object]:
+        # Pickles the cells themselves (built if still lazy) and no caches.
+        state = dict(self.__dict__)
+        state["_cells"] = self.cells
+        state.pop("_make_cells", None)
+        state.update(_float={}, _fp_sorted=None, _fp_order=None)
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        cells = self._cells
+        self._make_cells = lambda: cells  # type: ignore[assignment,return-value]
+
     def __repr__(self) -> str:
         return f"TabularBenchmark(name={self.name!r}, cells={self._n}, metrics={self.metrics})"
 
@@ -387,7 +413,7 @@ def save_table(bench: TabularBenchmark, path: Union[str, Path], *, compress: boo
         arrays[f"metric:{metric}"] = np.asarray(bench._arrays[metric])[order]
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as fh:
-        (np.savez_compressed if compress else np.savez)(fh, **arrays)
+        (np.savez_compressed if compress else np.savez)(fh, **arrays)  # type: ignore[arg-type]
     return path
 
 
@@ -412,8 +438,7 @@ def read_table(path: Union[str, Path]) -> TabularBenchmark:
         except (KeyError, ValueError, TypeError) as exc:
             raise ValueError(f"{path} is not a nasfast benchmark table: {exc}") from exc
     sp = meta["space"]
-    space = SearchSpace.nb101() if sp["ops"] == SearchSpace.nb101().ops and sp["max_vertices"] == 7 and sp["max_edges"] == 9 \
-        else SearchSpace(sp["max_vertices"], sp["max_edges"], sp["ops"])
+    space = shared_space(sp["max_vertices"], sp["max_edges"], sp["ops"])
     name = meta["name"]
 
     def make_cells() -> CellBatch:

@@ -1,0 +1,109 @@
+"""Named benchmarks: the tables shipped with nasfast and the ones imported into the data directory."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+
+from ._table import TabularBenchmark, read_table
+
+__all__ = ["BUILTIN", "available", "data_dir", "load"]
+
+#: Directory of the shipped tables (inside the package).
+PACKAGE_DATA = Path(__file__).resolve().parent.parent / "data"
+#: Built-in benchmarks: name -> (file in the package data, one-line description).
+BUILTIN: dict[str, tuple[str, str]] = {
+    "nb101-real20k": (
+        "nb101-real20k.npz",
+        "20,001 real NAS-Bench-101 cells (one training run each): val_acc_4/12/36/108, train_time_108_s, params",
+    ),
+    "nb101-surrogate": (
+        "nb101-surrogate.npz",
+        "all 423,624 NAS-Bench-101 cells: val_acc_108 and train_time_108_s predicted by a surrogate fit on nb101-real20k",
+    ),
+}
+#: Name under which ``nasfast bench import nb101`` saves the official data set.
+FULL_NAME = "nb101-full"
+_CACHE: dict[tuple[str, int, int], TabularBenchmark] = {}
+
+
+def data_dir() -> Path:
+    """Directory of imported benchmarks: ``$NASFAST_DATA_DIR``, default ``~/.cache/nasfast``."""
+    return Path(os.environ.get("NASFAST_DATA_DIR") or "~/.cache/nasfast").expanduser()
+
+
+def _imported() -> dict[str, Path]:
+    folder = data_dir()
+    if not folder.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(folder.glob("*.npz"))}
+
+
+def available() -> dict[str, str]:
+    """Names of the benchmarks :func:`load` accepts, each with a one-line description.
+
+    Returns
+    -------
+    dict of str to str
+        The built-in benchmarks, then those imported into :func:`data_dir` (e.g. ``nb101-full``
+        after ``nasfast bench import nb101 PATH``).
+    """
+    out = {name: desc for name, (_, desc) in BUILTIN.items()}
+    for name, path in _imported().items():
+        if name in out:
+            continue
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta = json.loads(str(data["meta"]))
+            out[name] = f"{meta.get('description') or 'imported table'} ({meta['size']:,} cells, {path})"
+        except (OSError, KeyError, ValueError) as exc:
+            out[name] = f"unreadable file {path}: {exc}"
+    return out
+
+
+def load(name: Union[str, Path]) -> TabularBenchmark:
+    """Load a benchmark by name (see :func:`available`) or from a ``.npz`` file it saved.
+
+    Loading reads the compact table only: the cells are built from the enumeration of the space
+    on first use of ``.cells``, ``query`` or ``cost``. A file is read once per process.
+
+    Parameters
+    ----------
+    name : str or Path
+        ``"nb101-real20k"``, ``"nb101-surrogate"``, the name of a table imported into
+        :func:`data_dir` (``"nb101-full"``), or a path to a ``.npz`` table.
+
+    Returns
+    -------
+    TabularBenchmark
+
+    Raises
+    ------
+    KeyError
+        If the name is unknown (the message lists the available names and, for ``nb101-full``,
+        how to import it).
+    """
+    key = str(name)
+    if key in BUILTIN:
+        path = PACKAGE_DATA / BUILTIN[key][0]
+    elif key in _imported():
+        path = _imported()[key]
+    elif key.endswith(".npz") and Path(key).is_file():
+        path = Path(key)
+    else:
+        hint = ""
+        if key == FULL_NAME:
+            hint = (
+                f" Import the official file first: `nasfast bench import nb101 path/to/nasbench_only108.tfrecord` "
+                f"(saves to {data_dir()}, set NASFAST_DATA_DIR to change it)."
+            )
+        raise KeyError(f"unknown benchmark {key!r}; available: {sorted(available())}.{hint}")
+    stat = path.stat()
+    cache_key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    if cache_key not in _CACHE:
+        _CACHE[cache_key] = read_table(path)
+    return _CACHE[cache_key]
