@@ -63,11 +63,19 @@ def test_target_indices_match_sorting_reference() -> None:
         assert target_indices(v, name).tolist() == expected, name
 
 
+def test_target_indices_skip_missing_values() -> None:
+    nan = float("nan")
+    v = [0.1, nan, 0.8, nan, 0.5]
+    assert target_indices(v, "optimum").tolist() == [2]
+    assert target_indices(v, "top-2").tolist() == [2, 4]
+    assert target_indices(v, "top-40%").tolist() == [2, 4]  # ceil(0.4 * 5) = 2 cells; M counts NaN
+
+
 def test_target_indices_errors() -> None:
-    with pytest.raises(ValueError, match="NaN"):
-        target_indices([0.1, float("nan")], "optimum")
-    with pytest.raises(ValueError, match="only 2"):
+    with pytest.raises(ValueError, match="only 2 of the 2"):
         target_indices([0.1, 0.2], "top-3")
+    with pytest.raises(ValueError, match="only 0 of the 2"):
+        target_indices([float("nan")] * 2, "optimum")
     with pytest.raises(ValueError, match="non-empty"):
         target_indices([], "optimum")
 
@@ -196,7 +204,14 @@ def test_ert_ratio_hand_and_reference() -> None:
         return out
 
     boot = [b / a for a, b in zip(ert(h, ia), ert(href, ib)) if not (math.isinf(a) and math.isinf(b))]
-    assert (lo, hi) == pytest.approx(tuple(np.percentile(boot, [2.5, 97.5])))
+    ordered = sorted(boot)
+    n = len(ordered)
+    # inverted CDF: the smallest x with F(x) >= p, F the empirical distribution function
+    assert lo == ordered[math.ceil(0.025 * n) - 1]
+    assert hi == ordered[math.ceil(0.975 * n) - 1]
+    # an infinite ratio does not turn the interval into NaN
+    r2 = ert_ratio([5, 5], 100, [None, None, 3], 100, n_boot=200, random_state=1)
+    assert not math.isnan(r2[1]) and not math.isnan(r2[2])
 
 
 # ---------------------------------------------------------------------------------------------

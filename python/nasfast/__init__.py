@@ -2,8 +2,17 @@
 
 The cell model and every bulk operation on cells (validity and pruning, the NAS-Bench-101 hash,
 exact canonical forms, enumeration, sampling, mutation, neighbourhoods, encodings) live in the
-compiled core and are re-exported here.
+compiled core and are re-exported here. The Python layer lives in submodules, imported on first
+use so that ``import nasfast`` stays light:
+
+- :mod:`nasfast.benchmarks`: tabular benchmarks (the oracles) and their importers;
+- :mod:`nasfast.search`: predictor-based search, candidate-subset strategies and baselines;
+- :mod:`nasfast.metrics`: hitting times, ERT and the sample efficiency gain;
+- :mod:`nasfast.experiment`: the sample-efficiency study (also ``nasfast.Experiment``).
 """
+
+import importlib
+from typing import Any
 
 from nasfast._core import (
     MAX_LABELLED_CELLS,
@@ -33,4 +42,19 @@ __all__ = [
     "SearchSpace",
     "SpaceTooLargeError",
     "__version__",
+    "Experiment",
+    "benchmarks",
+    "experiment",
+    "metrics",
+    "search",
 ]
+
+_SUBMODULES = {"benchmarks", "experiment", "metrics", "search"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"nasfast.{name}")
+    if name == "Experiment":
+        return importlib.import_module("nasfast.experiment").Experiment
+    raise AttributeError(f"module 'nasfast' has no attribute {name!r}")

@@ -75,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", help="save the enumeration to this .npz file")
     sp.add_argument("--jobs", type=int, default=None, help="threads (default: all cores)")
     sp.set_defaults(func=_space_command)
+    from nasfast.benchmarks.cli import add_subparsers as add_bench
+    from nasfast.experiment.cli import add_subparsers as add_experiment
+
+    add_bench(sub)
+    add_experiment(sub)
     return parser
 
 

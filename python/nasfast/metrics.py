@@ -104,7 +104,8 @@ def target_indices(values: npt.ArrayLike, target: str) -> npt.NDArray[np.int64]:
     Parameters
     ----------
     values : array_like of float, shape (M,)
-        The metric of every cell of the searchable space.
+        The metric of every cell of the searchable space. NaN (a missing value) is never part of a
+        target, but counts in ``M``.
     target : str
         A target name, see :func:`parse_target`.
 
@@ -116,8 +117,8 @@ def target_indices(values: npt.ArrayLike, target: str) -> npt.NDArray[np.int64]:
     Raises
     ------
     ValueError
-        If ``values`` is empty or holds NaN, if the name is unknown, or if ``top-K`` asks for more
-        cells than there are.
+        If ``values`` is empty or only NaN, if the name is unknown, or if the target asks for more
+        cells than have a value.
 
     Examples
     --------
@@ -129,19 +130,19 @@ def target_indices(values: npt.ArrayLike, target: str) -> npt.NDArray[np.int64]:
     v = np.asarray(values, dtype=np.float64)
     if v.ndim != 1 or v.size == 0:
         raise ValueError(f"values must be a non-empty 1-D array, got shape {v.shape}")
-    if np.isnan(v).any():
-        raise ValueError(f"values hold {int(np.isnan(v).sum())} NaN entries")
+    known = v[~np.isnan(v)]
     kind, amount = parse_target(target)
     if kind == "optimum":
         k = 1
     elif kind == "count":
         k = int(amount)
-        if k > v.size:
-            raise ValueError(f"target {target!r} asks for {k} cells, the space has only {v.size}")
     else:
         k = max(1, math.ceil(amount * v.size - 1e-9))
-    tau = np.partition(v, v.size - k)[v.size - k]
-    return np.flatnonzero(v >= tau).astype(np.int64)
+    if k > known.size:
+        raise ValueError(f"target {target!r} asks for {k} cells, only {known.size} of the {v.size} have a value")
+    tau = np.partition(known, known.size - k)[known.size - k]
+    with np.errstate(invalid="ignore"):
+        return np.flatnonzero(v >= tau).astype(np.int64)
 
 
 def random_search_expectation(n_cells: int, n_targets: int) -> float:
@@ -392,7 +393,9 @@ def ert_ratio(
 
     This equals ``SEG / SEG_ref`` for the same target. Both groups of runs are resampled
     independently (the first ``n_boot`` resamples of the strategy, then those of the reference,
-    from one generator); resamples where both ERTs are infinite are dropped.
+    from one generator); resamples where both ERTs are infinite are dropped, and the interval's
+    ends are order statistics of the resampled ratios (``inverted_cdf`` percentiles, no
+    interpolation, since a ratio may be infinite).
 
     Parameters
     ----------
@@ -428,7 +431,8 @@ def ert_ratio(
     boot = boot[~np.isnan(boot)]
     if boot.size == 0:
         return float(ratio), math.nan, math.nan
-    low, high = np.percentile(boot, [lo_q, hi_q])
+    # no interpolation between order statistics: resampled ratios may be infinite
+    low, high = np.percentile(boot, [lo_q, hi_q], method="inverted_cdf")
     return float(ratio), float(low), float(high)
 
 

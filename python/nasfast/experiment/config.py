@@ -14,6 +14,9 @@ A study is described by a TOML file (the default study is ``example.toml`` besid
     seeds = 5
     strategies = ["random-uniform", "predictor-full"]
 
+    [defaults.PredictorSearch] # arguments of every PredictorSearch strategy
+    predictor = { type = "RandomForestRegressor", n_estimators = 20 }
+
     [[strategy]]
     name = "predictor-full"    # letters, digits, '.', '_' and '-'
     searcher = "PredictorSearch"
@@ -21,7 +24,9 @@ A study is described by a TOML file (the default study is ``example.toml`` besid
 
 Every key of a ``[[strategy]]`` table other than ``name`` and ``searcher`` is passed to the
 searcher's constructor; a ``candidates`` table is built into the candidate-set class named by its
-``type`` with its other keys as arguments (``Union`` takes a list ``sets`` of such tables).
+``type`` with its other keys as arguments (``Union`` takes a list ``sets`` of such tables); a
+``predictor`` table likewise into a scikit-learn regressor (one of :data:`PREDICTORS`), e.g.
+``predictor = { type = "RandomForestRegressor", n_estimators = 30 }``.
 """
 
 from __future__ import annotations
@@ -36,12 +41,21 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 from nasfast.metrics import parse_target
 
-__all__ = ["Strategy", "ExperimentConfig", "load_toml", "derive_seed", "SEARCHERS", "CANDIDATE_SETS"]
+__all__ = ["Strategy", "ExperimentConfig", "load_toml", "derive_seed", "SEARCHERS", "CANDIDATE_SETS", "PREDICTORS"]
 
 #: Searcher classes of :mod:`nasfast.search` a strategy may name.
 SEARCHERS = ("PredictorSearch", "RandomSearch", "RegularizedEvolution", "LocalSearch")
 #: Candidate-set classes of :mod:`nasfast.search` a ``candidates`` table may name.
 CANDIDATE_SETS = ("FullSpace", "RandomSubset", "Neighbourhood", "Evolution", "Union")
+
+#: scikit-learn regressors a ``predictor`` table may name, with their modules.
+PREDICTORS = {
+    "RandomForestRegressor": "sklearn.ensemble",
+    "ExtraTreesRegressor": "sklearn.ensemble",
+    "GradientBoostingRegressor": "sklearn.ensemble",
+    "MLPRegressor": "sklearn.neural_network",
+    "GaussianProcessRegressor": "sklearn.gaussian_process",
+}
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _EXAMPLE = "example.toml"
@@ -138,13 +152,21 @@ class Strategy:
         _check_name("strategy", self.name)
         if self.searcher not in SEARCHERS:
             raise ValueError(f"strategy {self.name!r}: unknown searcher {self.searcher!r}, expected one of {SEARCHERS}")
-        for reserved in ("space", "random_state", "universe"):
+        for reserved in ("space", "random_state", "universe", "n_jobs"):
             if reserved in self.params:
                 raise ValueError(f"strategy {self.name!r}: {reserved!r} is set by the experiment, not the config")
+        for key in ("candidates", "predictor"):
+            if key in self.params and self.searcher != "PredictorSearch":
+                raise ValueError(f"strategy {self.name!r}: only PredictorSearch takes {key!r}")
         if "candidates" in self.params:
-            if self.searcher != "PredictorSearch":
-                raise ValueError(f"strategy {self.name!r}: only PredictorSearch takes 'candidates'")
             _check_candidates(self.params["candidates"], f"strategy {self.name!r}")
+        if "predictor" in self.params:
+            spec = self.params["predictor"]
+            if not isinstance(spec, Mapping) or spec.get("type") not in PREDICTORS:
+                raise ValueError(
+                    f"strategy {self.name!r}: 'predictor' must be a table whose 'type' is one of "
+                    f"{sorted(PREDICTORS)}, got {spec!r}"
+                )
 
     @classmethod
     def from_dict(cls, table: Mapping[str, Any]) -> "Strategy":
@@ -252,7 +274,9 @@ class ExperimentConfig:
         Parameters
         ----------
         data : mapping
-            With an ``[experiment]`` table, ``[[strategy]]`` tables and optionally ``[quick]``.
+            With an ``[experiment]`` table, ``[[strategy]]`` tables and optionally ``[quick]``
+            and ``[defaults.<Searcher>]`` tables (arguments given to every strategy of that
+            searcher unless the strategy sets them itself).
         quick : bool, default False
             Apply the ``[quick]`` overrides (fewer seeds, smaller budget, a subset of the
             strategies given by name in ``strategies``).
@@ -264,7 +288,7 @@ class ExperimentConfig:
         ValueError
             On unknown keys, missing tables or invalid values.
         """
-        unknown = sorted(set(data) - {"experiment", "strategy", "quick"})
+        unknown = sorted(set(data) - {"experiment", "strategy", "quick", "defaults"})
         if unknown:
             raise ValueError(f"{source}: unknown top-level keys {unknown}")
         exp = dict(data.get("experiment", {}))
@@ -274,7 +298,14 @@ class ExperimentConfig:
             raise ValueError(f"{source}: unknown keys in [experiment]: {bad} (allowed: {sorted(allowed)})")
         if "strategy" not in data:
             raise ValueError(f"{source}: no [[strategy]] tables")
-        strategies = [Strategy.from_dict(t) for t in data["strategy"]]
+        defaults = data.get("defaults", {})
+        bad = sorted(set(defaults) - set(SEARCHERS))
+        if bad or not all(isinstance(v, Mapping) for v in defaults.values()):
+            raise ValueError(f"{source}: [defaults] must hold one table per searcher in {SEARCHERS}, got {sorted(defaults)}")
+        strategies = [
+            Strategy.from_dict({**defaults.get(t.get("searcher"), {}), **t}) if isinstance(t, Mapping) else Strategy.from_dict(t)
+            for t in data["strategy"]
+        ]
         if quick:
             if "quick" not in data:
                 raise ValueError(f"{source}: --quick needs a [quick] table")

@@ -11,12 +11,15 @@ runs the missing ones. ``OUT/runs.jsonl`` is assembled from the per-run files at
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
+import math
 import multiprocessing
 import os
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Optional, Se
 import numpy as np
 import numpy.typing as npt
 
-from nasfast.experiment.config import ExperimentConfig, Strategy, derive_seed
+from nasfast.experiment.config import PREDICTORS, ExperimentConfig, Strategy, derive_seed
 from nasfast.metrics import first_occurrences, hitting_time, target_indices
 
 if TYPE_CHECKING:
@@ -114,7 +117,7 @@ def _prepare(load: BenchmarkLoader, name: str, metric: Optional[str], targets: t
             metric=used,
             universe=_universe(bench),
             n_cells=int(values.size),
-            optimum=float(values.max()),
+            optimum=float(np.nanmax(values)),
             optimum_keys=keys[target_indices(values, "optimum")],
             targets={t: keys[target_indices(values, t)] for t in targets},
         )
@@ -166,7 +169,9 @@ def _build_candidates(spec: Mapping[str, Any], components: Mapping[str, Any]) ->
     return components[spec["type"]](**args)
 
 
-def build_searcher(strategy: Strategy, space: Any, seed: int, universe: Any, components: Mapping[str, Any]) -> Any:
+def build_searcher(
+    strategy: Strategy, space: Any, seed: int, universe: Any, components: Mapping[str, Any], n_jobs: Optional[int] = None
+) -> Any:
     """Instantiate the searcher of a strategy.
 
     Parameters
@@ -179,10 +184,18 @@ def build_searcher(strategy: Strategy, space: Any, seed: int, universe: Any, com
         The searchable cells when the benchmark covers only part of the space.
     components : mapping
         Class names to classes (default: the namespace of :mod:`nasfast.search`).
+    n_jobs : int, optional
+        Threads of the searcher (passed only when given; results do not depend on it).
     """
     params = dict(strategy.params)
     if "candidates" in params:
         params["candidates"] = _build_candidates(params["candidates"], components)
+    if "predictor" in params:
+        spec = dict(params["predictor"])
+        cls = getattr(importlib.import_module(PREDICTORS[spec["type"]]), spec.pop("type"))
+        params["predictor"] = cls(**spec)
+    if n_jobs is not None:
+        params["n_jobs"] = n_jobs
     return components[strategy.searcher](space, random_state=seed, universe=universe, **params)
 
 
@@ -201,6 +214,7 @@ def execute_run(
     runs_dir: Union[str, Path],
     load_benchmark: Optional[BenchmarkLoader] = None,
     components: Optional[Mapping[str, Any]] = None,
+    n_jobs: Optional[int] = None,
 ) -> str:
     """Run one search and write its record atomically.
 
@@ -214,6 +228,8 @@ def execute_run(
     components : mapping, optional
         Searcher, candidate-set and ``BenchmarkEvaluator`` classes by name (default
         :mod:`nasfast.search`).
+    n_jobs : int, optional
+        Threads of the searcher (default: the searcher's own default, all cores).
 
     Returns
     -------
@@ -223,7 +239,7 @@ def execute_run(
     load = load_benchmark if load_benchmark is not None else _default_loader()
     comps = components if components is not None else _default_components()
     prep = _prepare(load, task.benchmark, task.metric, task.targets)
-    searcher = build_searcher(task.strategy, prep.bench.space, task.seed, prep.universe, comps)
+    searcher = build_searcher(task.strategy, prep.bench.space, task.seed, prep.universe, comps, n_jobs)
     evaluator = comps["BenchmarkEvaluator"](prep.bench, prep.metric)
     stop = _StopAtTargets(prep.optimum_keys) if task.stop_at_optimum else None
     start = time.perf_counter()
@@ -262,7 +278,8 @@ def _clock(seconds: float) -> str:
 class Progress:
     """A progress bar on a text stream: runs done, elapsed time and estimated time left.
 
-    On a terminal the line is redrawn in place; otherwise a line is printed at every 10% step.
+    On a terminal the line is redrawn in place; otherwise a line is printed at every 10% step
+    and at least every 30 seconds.
 
     Parameters
     ----------
@@ -283,6 +300,7 @@ class Progress:
         self.start = time.perf_counter()
         self._tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self._last_decile = -1
+        self._last_write = -math.inf
 
     def line(self) -> str:
         """The current progress line."""
@@ -314,9 +332,11 @@ class Progress:
             self.stream.write("\r" + self.line() + end)
         else:
             decile = int(10 * self.done / self.total) if self.total else 10
-            if decile == self._last_decile:
+            now = time.perf_counter()
+            if decile == self._last_decile and now - self._last_write < 30.0:
                 return
             self._last_decile = decile
+            self._last_write = now
             self.stream.write(self.line() + "\n")
         self.stream.flush()
 
@@ -482,6 +502,14 @@ class Experiment:
         -------
         ExperimentResults
 
+        Notes
+        -----
+        Worker processes are started with the ``spawn`` method (a forked child would inherit the
+        core's thread pool without its threads), which re-imports the main module: in a script,
+        call ``run`` under ``if __name__ == "__main__":``. Each worker gets its share of the cores:
+        its searchers get it as ``n_jobs``, and ``RAYON_NUM_THREADS``, ``OMP_NUM_THREADS``... are
+        set to it unless they are set already.
+
         Raises
         ------
         ValueError
@@ -536,13 +564,15 @@ class Experiment:
             raise RuntimeError(f"run {task.describe()} failed: {exc}") from exc
 
     def _run_pool(self, todo: list[RunTask], runs_dir: Path, progress: Progress) -> None:
+        # Interleave benchmarks and strategies so that the time estimate is fair from the start.
+        todo = sorted(todo, key=lambda t: t.run)
         workers = min(self.jobs, len(todo))
         threads = max(1, (os.cpu_count() or 1) // workers)
         # spawn: a forked child would inherit a thread pool of the parent without its threads.
         ctx = multiprocessing.get_context("spawn")
         with _threads_per_process(threads), ProcessPoolExecutor(workers, mp_context=ctx) as pool:
             futures: dict[Future[str], RunTask] = {
-                pool.submit(execute_run, t, runs_dir, self.load_benchmark, self.components): t for t in todo
+                pool.submit(execute_run, t, runs_dir, self.load_benchmark, self.components, threads): t for t in todo
             }
             pending = set(futures)
             try:
@@ -550,6 +580,12 @@ class Experiment:
                     finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for f in finished:
                         exc = f.exception()
+                        if isinstance(exc, BrokenProcessPool):
+                            raise RuntimeError(
+                                f"a worker process died during run {futures[f].describe()} (out of memory? "
+                                "from a script, start the study under `if __name__ == \"__main__\":`, "
+                                "worker processes are spawned)"
+                            ) from exc
                         if exc is not None:
                             raise RuntimeError(f"run {futures[f].describe()} failed: {exc}") from exc
                         progress.update()

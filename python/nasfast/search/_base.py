@@ -282,7 +282,7 @@ class Searcher:
         """Up to ``n`` distinct new cells: uniform over the untaken cells of the universe (or of
         the space), or drawn with the conventional rejection sampler (``method="rejection"``)."""
         if n <= 0:
-            return self.space.cell_at(np.zeros(0, dtype=np.int64)) if self.space.is_enumerable() else self._empty()
+            return self._empty()
         pool = self._pool() if method == "uniform" else None
         if pool is not None:
             taken = self._pool_taken_mask()
@@ -310,8 +310,8 @@ class Searcher:
         seen: set[int] = set()
         sampler = "orbit" if method == "uniform" else method
         for _ in range(1000):
-            draw = self.space.sample(max(2 * (n - got), 16), random_state=self._rng, method=sampler, n_jobs=self.n_jobs)  # type: ignore[arg-type]
-            cells, fps = self._new_only(draw)
+            batch = self.space.sample(max(2 * (n - got), 16), random_state=self._rng, method=sampler, n_jobs=self.n_jobs)  # type: ignore[arg-type]
+            cells, fps = self._new_only(batch)
             keep = [i for i, f in enumerate(fps.tolist()) if f not in seen][: n - got]
             seen.update(int(fps[i]) for i in keep)
             if keep:
@@ -320,6 +320,18 @@ class Searcher:
             if got >= n:
                 break
         return CellBatch.concat(out) if out else self._empty()
+
+    def _top_cells(self, k: int) -> CellBatch:
+        """The ``k`` best evaluated cells (distinct, best first, earlier first on ties)."""
+        v = np.asarray(self._h_values, dtype=np.float64)
+        ok = np.flatnonzero(~np.isnan(v))
+        if len(ok) == 0:
+            return self._empty()
+        order = ok[np.argsort(-v[ok], kind="stable")]
+        fps = np.asarray(self._h_fps, dtype=np.uint64)[order]
+        _, first = np.unique(fps, return_index=True)
+        keep = order[np.sort(first)][:k]
+        return self.history_.cells[keep]
 
     def _empty(self) -> CellBatch:
         v = self.space.max_vertices
@@ -351,10 +363,11 @@ class Searcher:
         n = self.batch_size if n is None else n
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"n = {n!r}: must be a positive int")
+        before = self._taken_array()
         cells, size = self._propose(int(n))
         fps = cells.fingerprints(n_jobs=self.n_jobs)
         if not self._allow_repeats:
-            if len(np.unique(fps)) != len(fps) or (self._taken and np.isin(fps, self._taken_array()).any()):
+            if len(np.unique(fps)) != len(fps) or (len(before) and np.isin(fps, before).any()):
                 raise AssertionError("internal error: a searcher proposed a cell evaluated or pending")
         for f in fps.tolist():
             self._pending.setdefault(int(f), []).append((self._iteration, int(size)))
@@ -574,7 +587,7 @@ class Searcher:
         max_retries: int,
         max_failures: int,
     ) -> None:
-        ex = _InlineExecutor() if executor is None else executor
+        ex: Any = _InlineExecutor() if executor is None else executor
         dask = type(ex).__module__.split(".")[0] == "distributed"
         n_ask_rec = 0
         n_tell_rec = 0

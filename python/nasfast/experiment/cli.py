@@ -1,0 +1,96 @@
+"""``nasfast experiment``: run the sample-efficiency study from the command line.
+
+``nasfast experiment`` runs the default study (``example.toml`` shipped with the package);
+``--quick`` a smaller one; ``--config FILE`` a study of your own. Flags override the study:
+``--seeds N``, ``--budget N``, ``--benchmark NAME`` (repeatable), ``--strategy NAME``
+(repeatable). ``--out DIR`` (default ``./nasfast-results/<UTC timestamp>``) receives
+``runs.jsonl``, ``summary.csv``, ``summary.json``, the PNG plots and ``report.md``; running again
+with the same ``--out`` resumes an interrupted study. ``--jobs N`` sets the worker processes
+(default: all cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from nasfast.experiment.runner import Experiment
+
+__all__ = ["add_subparsers", "run_command"]
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def add_subparsers(subparsers: "argparse._SubParsersAction[Any]") -> argparse.ArgumentParser:
+    """Register the ``experiment`` subcommand on the ``nasfast`` parser's subparsers.
+
+    Parameters
+    ----------
+    subparsers
+        The object returned by ``parser.add_subparsers(...)``.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The subcommand's parser (its ``func`` default is :func:`run_command`).
+    """
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "experiment",
+        help="run the sample-efficiency study (SEG of every strategy, plots, report.md)",
+        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--quick", action="store_true", help="the quick version of the study (fewer seeds and strategies)")
+    p.add_argument("--config", metavar="FILE", help="TOML file of the study (default: the built-in study)")
+    p.add_argument("--out", metavar="DIR", help="output directory; an existing one is resumed (default: ./nasfast-results/<timestamp>)")
+    p.add_argument("--jobs", type=_positive, metavar="N", help="worker processes (default: all cores)")
+    p.add_argument("--seeds", type=_positive, metavar="N", help="runs per benchmark and strategy")
+    p.add_argument("--budget", type=_positive, metavar="N", help="samples per run")
+    p.add_argument("--benchmark", action="append", metavar="NAME", help="benchmark to run (repeatable; default: those of the study)")
+    p.add_argument("--strategy", action="append", metavar="NAME", help="strategy of the study to run (repeatable; default: all)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(func=run_command)
+    return p
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run the study described by the parsed arguments; print the summary; return the exit code."""
+    overrides: dict[str, Any] = dict(
+        benchmarks=args.benchmark, strategies=args.strategy, seeds=args.seeds, budget=args.budget,
+        out=args.out, jobs=args.jobs, progress=not args.no_progress,
+    )
+    if args.config:
+        exp = Experiment.from_toml(args.config, quick=args.quick, **overrides)
+    else:
+        exp = Experiment(quick=args.quick, **overrides)
+    c = exp.config
+    print(
+        f"nasfast experiment: {len(exp.tasks())} runs ({', '.join(c.benchmarks)}; {len(c.strategies)} strategies; "
+        f"{c.seeds} seeds; budget {c.budget}) in {exp.jobs} processes -> {exp.out}",
+        file=sys.stderr,
+    )
+    start = time.perf_counter()
+    try:
+        results = exp.run()
+    except KeyboardInterrupt:
+        return 130
+    except RuntimeError as exc:
+        print(f"nasfast experiment: error: {exc}", file=sys.stderr)
+        return 1
+    print(results.table())
+    print()
+    print(f"Verdicts on the claim, target {c.headline_target} (see report.md for every target):")
+    print(results.verdict_table(target=c.headline_target, markdown=False))
+    print()
+    print(f"wall time {time.perf_counter() - start:.1f} s; results in {exp.out} (report.md, summary.csv, plots)")
+    return 0

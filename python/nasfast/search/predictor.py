@@ -1,0 +1,521 @@
+"""Predictor-based search: a scikit-learn model trained on the evaluated cells scores a
+candidate set, and the best-scored cells are evaluated."""
+
+from __future__ import annotations
+
+import inspect
+import math
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import numpy.typing as npt
+from scipy.special import ndtr
+from sklearn.base import clone
+from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
+
+from .._core import CellBatch, SearchSpace
+from ._base import RandomState, Searcher, Universe
+from .candidates import CandidateStrategy, FullSpace
+
+__all__ = ["PredictorSearch", "default_predictor", "ACQUISITIONS", "ENCODINGS"]
+
+ACQUISITIONS = ("greedy", "ucb", "ei", "thompson")
+ENCODINGS = ("adjacency", "path", "path-trunc", "path-count")
+
+#: Largest number of features per cell a predictor is trained on.
+MAX_FEATURES = 65_536
+#: Rows scored at once (bounds the float32 copy of the cached uint8 features and the per-member
+#: prediction buffer).
+_CHUNK = 32_768
+#: A forest scores the distinct rows over the features its trees use when there are at least
+#: this many rows.
+_REDUCE_MIN_ROWS = 4_096
+
+
+def default_predictor() -> RandomForestRegressor:
+    """The default predictor: ``RandomForestRegressor(n_estimators=100, min_samples_leaf=2,
+    max_features=0.5)``.
+
+    Trained on 100 random cells of ``nb101-real20k`` (path encoding) and scored on the other
+    19,901, it ranks them as well as a fully grown forest (Kendall tau 0.50) and picks top-1%
+    cells at least as often, while its shallower trees score about twice as fast
+    (``benches/bench_search.py::test_predictor_choice``). The per-tree spread gives the
+    uncertainty.
+    """
+    return RandomForestRegressor(n_estimators=100, min_samples_leaf=2, max_features=0.5)
+
+
+def _has_param(est: Any, name: str) -> bool:
+    try:
+        return name in est.get_params(deep=False)
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _supports_return_std(est: Any) -> bool:
+    try:
+        return "return_std" in inspect.signature(est.predict).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+class _Surrogate:
+    """A fitted predictor with an uncertainty: the members of a forest, ``return_std`` of a
+    Gaussian process, or a bootstrap ensemble of clones."""
+
+    def __init__(self, predictor: Any, n_ensemble: Optional[int], seed: int, n_jobs: Optional[int]) -> None:
+        self.n_jobs = n_jobs
+        rng = np.random.default_rng(seed)
+        if n_ensemble is None and isinstance(predictor, (RandomForestRegressor, ExtraTreesRegressor)):
+            self.kind = "forest"
+        elif n_ensemble is None and _supports_return_std(predictor):
+            self.kind = "std"
+        else:
+            self.kind = "ensemble"
+        size = 1 if self.kind != "ensemble" else (5 if n_ensemble is None else n_ensemble)
+        self.models = []
+        for _ in range(size):
+            m = clone(predictor)
+            if _has_param(m, "random_state") and m.get_params(deep=False)["random_state"] is None:
+                m.set_params(random_state=int(rng.integers(0, 2**31 - 1)))
+            if _has_param(m, "n_jobs") and m.get_params(deep=False)["n_jobs"] is None:
+                m.set_params(n_jobs=-1 if n_jobs is None else n_jobs)
+            self.models.append(m)
+        self._boot_rng = rng
+        self._prepared: Optional[tuple[Any, Any, Any]] = None
+        self.columns = np.zeros(0, dtype=np.int64)
+
+    def fit(self, X: npt.NDArray[np.float32], y: npt.NDArray[np.float64]) -> None:
+        """Fit on the columns that vary in ``X`` (a constant column carries no information; leaving
+        it out makes forests about twice as fast to fit on path encodings)."""
+        varying = np.flatnonzero(X.min(axis=0) != X.max(axis=0))
+        self.columns = varying if len(varying) else np.arange(min(1, X.shape[1]))
+        X = np.ascontiguousarray(X[:, self.columns])
+        if self.kind == "ensemble" and len(self.models) > 1:
+            n = len(y)
+            for m in self.models:
+                idx = self._boot_rng.integers(0, n, size=n)
+                m.fit(X[idx], y[idx])
+        else:
+            self.models[0].fit(X, y)
+        if self.kind == "forest":
+            self.members = list(self.models[0].estimators_)
+        else:
+            self.members = list(self.models)
+        self._prepared = None
+
+    @property
+    def n_members(self) -> int:
+        return len(self.members)
+
+    def _member_predict(self, m: int, X: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        est = self.members[m]
+        if self.kind == "forest":
+            return np.asarray(est.predict(X, check_input=False), dtype=np.float64).reshape(-1)
+        return np.asarray(est.predict(X), dtype=np.float64).reshape(-1)
+
+    def _all_members(self, X: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        """Predictions of every member, shape (members, rows); threads over members (the
+        result does not depend on the number of threads)."""
+        out = np.empty((self.n_members, len(X)), dtype=np.float64)
+        threads = self.n_jobs if self.n_jobs not in (None, -1) else (os.cpu_count() or 1)
+
+        def work(ms: Sequence[int]) -> None:
+            for m in ms:
+                out[m] = self._member_predict(m, X)
+
+        if threads <= 1 or self.kind != "forest":
+            work(range(self.n_members))
+        else:
+            parts = [range(i, self.n_members, threads) for i in range(threads)]
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(work, parts))
+        return out
+
+    def _prepare(self, X: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], Optional[npt.NDArray[np.int64]]]:
+        """The fitted columns of ``X`` and, for a forest and many rows, only the distinct rows
+        over the features the trees split on, with the inverse index (rows equal on those
+        features get equal predictions). The last answer is kept for repeated calls."""
+        if self._prepared is not None and self._prepared[0] is X:
+            return self._prepared[1], self._prepared[2]
+        Xs = np.ascontiguousarray(X[:, self.columns])
+        inverse = None
+        if self.kind == "forest" and len(Xs) >= _REDUCE_MIN_ROWS:
+            used = np.unique(np.concatenate([t.tree_.feature[t.tree_.feature >= 0] for t in self.members]))
+            R = np.ascontiguousarray(Xs[:, used])
+            if R.dtype == np.uint8 and R.size and R.max() <= 1:
+                R = np.ascontiguousarray(np.packbits(R, axis=1))
+            rows = R.view(np.dtype((np.void, R.shape[1] * R.dtype.itemsize))).ravel()
+            _, first, inv = np.unique(rows, return_index=True, return_inverse=True)
+            Xs, inverse = Xs[first], inv.reshape(-1)
+        self._prepared = (X, Xs, inverse)
+        return Xs, inverse
+
+    def mean_std(self, X: npt.NDArray[Any]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Mean and standard deviation of the prediction for every row."""
+        Xr, inverse = self._prepare(X)
+        mu, sd = self._mean_std(Xr)
+        return (mu, sd) if inverse is None else (mu[inverse], sd[inverse])
+
+    def _mean_std(self, X: npt.NDArray[Any]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        mu = np.empty(len(X))
+        sd = np.empty(len(X))
+        for a in range(0, len(X), _CHUNK):
+            Xc = np.asarray(X[a : a + _CHUNK], dtype=np.float32)
+            if self.kind == "std":
+                m, s = self.models[0].predict(Xc, return_std=True)
+                mu[a : a + len(Xc)] = m
+                sd[a : a + len(Xc)] = s
+            else:
+                P = self._all_members(Xc)
+                mu[a : a + len(Xc)] = P.mean(axis=0)
+                sd[a : a + len(Xc)] = P.std(axis=0)
+        return mu, sd
+
+    def draw(self, X: npt.NDArray[Any], rng: np.random.Generator) -> npt.NDArray[np.float64]:
+        """One Thompson draw: the prediction of one random member (a forest or an ensemble),
+        or mean + std * N(0, 1) per row (a model with ``return_std``)."""
+        if self.kind == "std":
+            mu, sd = self.mean_std(X)
+            return mu + sd * rng.standard_normal(len(mu))
+        m = int(rng.integers(0, self.n_members))
+        Xr, inverse = self._prepare(X)
+        out = np.empty(len(Xr))
+        for a in range(0, len(Xr), _CHUNK):
+            out[a : a + _CHUNK] = self._member_predict(m, np.asarray(Xr[a : a + _CHUNK], dtype=np.float32))
+        return out if inverse is None else out[inverse]
+
+
+def _expected_improvement(mu: npt.NDArray[np.float64], sd: npt.NDArray[np.float64], best: float) -> npt.NDArray[np.float64]:
+    imp = mu - best
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(sd > 0, imp / sd, 0.0)
+    ei = imp * ndtr(z) + sd * np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+    return np.where(sd > 0, ei, np.maximum(imp, 0.0))
+
+
+class _PoolFeatures:
+    """The features of a whole universe, stored once: the distinct feature rows as uint8 and,
+    for every cell, the index of its row (cells with equal features are scored once)."""
+
+    def __init__(self, pool: Universe, kind: str, n_jobs: Optional[int]) -> None:
+        n = len(pool)
+        d = pool.cells.space.encoding_dim(kind)  # type: ignore[arg-type]
+        X = np.empty((n, d), dtype=np.uint8)
+        for a in range(0, n, 65_536):
+            block = pool.cells[a : a + 65_536].encode(kind, n_jobs=n_jobs)  # type: ignore[arg-type]
+            if block.size and (block.max() > 255 or block.min() < 0):
+                raise ValueError(f"encoding {kind!r} does not fit the uint8 cache")
+            X[a : a + len(block)] = block
+        rows = np.ascontiguousarray(X).view(np.dtype((np.void, d))).ravel()
+        _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
+        self.rows = X[first]
+        self.inverse = inverse.reshape(-1).astype(np.int64)
+        # cells grouped by row, in pool order inside each group
+        self.order = np.argsort(self.inverse, kind="stable")
+        self.starts = np.searchsorted(self.inverse[self.order], np.arange(len(first) + 1))
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.rows.nbytes + self.inverse.nbytes + self.order.nbytes + self.starts.nbytes)
+
+
+_POOL_FEATURES: dict[tuple[str, str], _PoolFeatures] = {}
+
+
+def _pool_features(pool: Universe, kind: str, n_jobs: Optional[int]) -> _PoolFeatures:
+    """The cached features of a universe (at most two universes x encodings kept)."""
+    key = (pool.digest, kind)
+    f = _POOL_FEATURES.get(key)
+    if f is None:
+        f = _PoolFeatures(pool, kind, n_jobs)
+        if len(_POOL_FEATURES) >= 2:
+            _POOL_FEATURES.pop(next(iter(_POOL_FEATURES)))
+        _POOL_FEATURES[key] = f
+    return f
+
+
+def _l1_min(X: npt.NDArray[Any], row: npt.NDArray[Any]) -> float:
+    if len(X) == 0:
+        return math.inf
+    return float(np.abs(X.astype(np.float32) - row.astype(np.float32)).sum(axis=1).min())
+
+
+class PredictorSearch(Searcher):
+    """Predictor-based search with an explicit candidate-set strategy.
+
+    Each round, a clone of ``predictor`` is fitted on the encodings of the cells evaluated so far,
+    the cells of the candidate set are scored with the acquisition function, and the best
+    ``n`` are asked. The first ``n_initial`` cells are uniform random.
+
+    Parameters
+    ----------
+    space : SearchSpace
+        The cell space.
+    predictor : scikit-learn regressor, optional
+        Cloned, never mutated. ``None``: :func:`default_predictor`. Its uncertainty is the
+        spread of the trees of a random forest or extra-trees, ``predict(return_std=True)``
+        of a model that has it (e.g. a Gaussian process), or else the spread of a bootstrap
+        ensemble of ``n_ensemble`` clones.
+    encoding : {"path", "path-trunc", "path-count", "adjacency"}
+        Features of the cells (``CellBatch.encode``).
+    acquisition : {"ei", "ucb", "greedy", "thompson"}
+        ``"greedy"``: predicted mean; ``"ucb"``: mean + ``kappa`` * std; ``"ei"``: expected
+        improvement over the best value told; ``"thompson"``: for every pick, the prediction of
+        one random ensemble member (or a draw from the predictive normal of each cell).
+    candidates : CandidateStrategy
+        Which cells are scored (default :class:`FullSpace`).
+    n_initial : int
+        Uniform random cells before the predictor is used.
+    batch_size : int
+        Cells asked per round in :meth:`run` (and evaluations in flight).
+    random_state : None, int, Generator or RandomState
+        Seed of the search.
+    n_jobs : int, optional
+        Threads for the core and the predictor; results do not depend on it.
+    universe : CellBatch, optional
+        The searchable cells (e.g. ``bench.cells`` of a benchmark covering part of the space);
+        ``None``: the whole space.
+    kappa : float
+        Exploration weight of ``"ucb"``.
+    n_ensemble : int, optional
+        Force a bootstrap ensemble of this many clones (also for forests).
+    min_distance : float
+        Batch rule: cells picked in one round, and cells still pending, are at least this L1
+        distance apart in feature space; a candidate closer than that to one of them is
+        skipped (if too few candidates pass, the best remaining fill the batch). The default 1
+        forbids two cells with the same features (the predictor cannot tell them apart).
+
+    Attributes
+    ----------
+    history_ : History
+    best_cell_ : CellSpec
+    best_value_ : float
+    n_evaluated_ : int
+
+    Notes
+    -----
+    ``FullSpace`` candidates are encoded once per universe and encoding and cached as uint8
+    (NAS-Bench-101 path encoding: 423,624 cells have 170,820 distinct rows, 62 MB instead of
+    617 MB in float32); cells with equal features are scored once. Other candidate sets are
+    encoded in the core at every round.
+
+    Examples
+    --------
+    >>> from nasfast import SearchSpace
+    >>> from nasfast.search import PredictorSearch, Neighbourhood
+    >>> space = SearchSpace(5, 9, ["a", "b"])
+    >>> f = lambda cells: cells.encode("path-count").sum(axis=1)  # a toy objective
+    >>> s = PredictorSearch(space, candidates=Neighbourhood(), random_state=0).run(f, 30)
+    >>> s.n_evaluated_
+    30
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        predictor: Any = None,
+        encoding: str = "path",
+        acquisition: str = "ei",
+        candidates: Optional[CandidateStrategy] = None,
+        n_initial: int = 10,
+        batch_size: int = 1,
+        random_state: RandomState = None,
+        n_jobs: Optional[int] = None,
+        universe: Optional[CellBatch] = None,
+        *,
+        kappa: float = 1.0,
+        n_ensemble: Optional[int] = None,
+        min_distance: float = 1.0,
+    ) -> None:
+        super().__init__(space, random_state=random_state, universe=universe, batch_size=batch_size, n_jobs=n_jobs)
+        if predictor is not None:
+            for method in ("fit", "predict"):
+                if not callable(getattr(predictor, method, None)):
+                    raise TypeError(f"predictor {predictor!r} has no {method}() method: pass a scikit-learn regressor")
+            if not hasattr(predictor, "get_params"):
+                raise TypeError(f"predictor {predictor!r} cannot be cloned (no get_params): pass a scikit-learn regressor")
+        if encoding not in ENCODINGS:
+            raise ValueError(f"encoding = {encoding!r}: expected one of {ENCODINGS}")
+        if acquisition not in ACQUISITIONS:
+            raise ValueError(f"acquisition = {acquisition!r}: expected one of {ACQUISITIONS}")
+        candidates = FullSpace() if candidates is None else candidates
+        if not isinstance(candidates, CandidateStrategy):
+            raise TypeError(f"candidates must be a candidate strategy (FullSpace(), Neighbourhood(), ...), got {candidates!r}")
+        if isinstance(n_initial, bool) or not isinstance(n_initial, (int, np.integer)) or n_initial < 1:
+            raise ValueError(f"n_initial = {n_initial!r}: must be a positive int")
+        if not (isinstance(kappa, (int, float)) and kappa >= 0):
+            raise ValueError(f"kappa = {kappa!r}: must be a non-negative number")
+        if n_ensemble is not None and (isinstance(n_ensemble, bool) or not isinstance(n_ensemble, (int, np.integer)) or n_ensemble < 2):
+            raise ValueError(f"n_ensemble = {n_ensemble!r}: must be None or an int >= 2")
+        if not min_distance >= 0:
+            raise ValueError(f"min_distance = {min_distance!r}: must be >= 0")
+        self.predictor = predictor
+        self.encoding = encoding
+        self.acquisition = acquisition
+        self.candidates = candidates
+        self.n_initial = int(n_initial)
+        self.kappa = float(kappa)
+        self.n_ensemble = n_ensemble
+        self.min_distance = float(min_distance)
+        dim = space.encoding_dim(encoding)  # type: ignore[arg-type]
+        if dim > MAX_FEATURES:
+            raise ValueError(
+                f"encoding = {encoding!r} has {dim:,} features in {space!r} (more than {MAX_FEATURES:,}): "
+                "use 'path-trunc' or 'adjacency' in a space this large"
+            )
+        candidates._check(self)
+
+    def _config(self) -> dict[str, Any]:
+        pred = default_predictor() if self.predictor is None else self.predictor
+        return {
+            "predictor": f"{type(pred).__name__}({sorted((k, repr(v)) for k, v in pred.get_params(deep=False).items())})",
+            "encoding": self.encoding,
+            "acquisition": self.acquisition,
+            "candidates": self.candidates._config(),
+            "n_initial": self.n_initial,
+            "batch_size": self.batch_size,
+            "kappa": self.kappa,
+            "n_ensemble": self.n_ensemble,
+            "min_distance": self.min_distance,
+        }
+
+    def _check_budget(self, budget: int) -> None:
+        if budget < self.n_initial:
+            raise ValueError(f"budget = {budget} is below n_initial = {self.n_initial}: the predictor would never be used")
+
+    def _on_reset(self) -> None:
+        self.candidates._reset()
+        self._X_told: list[npt.NDArray[np.float32]] = []
+        self._y_told: list[float] = []
+        self._pending_X: dict[int, npt.NDArray[np.float32]] = {}
+        self.timings_: dict[str, float] = {"encode": 0.0, "fit": 0.0, "predict": 0.0, "select": 0.0}
+
+    def _on_ask(self, cells: CellBatch, fps: npt.NDArray[np.uint64]) -> None:
+        X = cells.encode(self.encoding, n_jobs=self.n_jobs)  # type: ignore[arg-type]
+        for i, f in enumerate(fps.tolist()):
+            self._pending_X[int(f)] = X[i]
+
+    def _on_tell(self, cells: CellBatch, fps: npt.NDArray[np.uint64], values: npt.NDArray[np.float64]) -> None:
+        X = cells.encode(self.encoding, n_jobs=self.n_jobs)  # type: ignore[arg-type]
+        for i, f in enumerate(fps.tolist()):
+            self._pending_X.pop(int(f), None)
+            if not math.isnan(values[i]):
+                self._X_told.append(X[i])
+                self._y_told.append(float(values[i]))
+
+    # ------------------------------------------------------------------ proposing
+    def _propose(self, n: int) -> tuple[CellBatch, int]:
+        k_random = max(0, min(n, self.n_initial - self._n_asked))
+        if len(self._y_told) < 2:
+            k_random = n
+        parts: list[CellBatch] = []
+        size = 0
+        if k_random:
+            parts.append(self._random_new(k_random))
+        if n - k_random > 0:
+            if k_random:  # the random cells are pending for the model's picks
+                self._mark_taken_tmp(parts[0])
+            cells, size = self._model_pick(n - k_random)
+            parts.append(cells)
+        parts = [p for p in parts if len(p)]
+        return (CellBatch.concat(parts) if parts else self._empty()), size
+
+    def _mark_taken_tmp(self, cells: CellBatch) -> None:
+        fps = cells.fingerprints(n_jobs=self.n_jobs)
+        self._mark_taken(fps)
+        X = cells.encode(self.encoding, n_jobs=self.n_jobs)  # type: ignore[arg-type]
+        for i, f in enumerate(fps.tolist()):
+            self._pending_X[int(f)] = X[i]
+        # ask() marks them again; taken is a set, so this is harmless
+
+    def _fit(self) -> _Surrogate:
+        t = time.perf_counter()
+        pred = default_predictor() if self.predictor is None else self.predictor
+        model = _Surrogate(pred, self.n_ensemble, int(self._rng.integers(0, 2**31 - 1)), self.n_jobs)
+        model.fit(np.asarray(self._X_told, dtype=np.float32), np.asarray(self._y_told))
+        self.timings_["fit"] += time.perf_counter() - t
+        return model
+
+    def _model_pick(self, n: int) -> tuple[CellBatch, int]:
+        model = self._fit()
+        best = max(self._y_told)
+        avoid = np.asarray(list(self._pending_X.values()), dtype=np.float32).reshape(-1, self.space.encoding_dim(self.encoding))  # type: ignore[arg-type]
+        if isinstance(self.candidates, FullSpace):
+            t = time.perf_counter()
+            pool = self._pool()
+            assert pool is not None
+            feats = _pool_features(pool, self.encoding, self.n_jobs)
+            free = ~self._pool_taken_mask()
+            row_free = np.bincount(feats.inverse[free], minlength=len(feats.rows)) > 0
+            rows_idx = np.flatnonzero(row_free)
+            self.timings_["encode"] += time.perf_counter() - t
+            if len(rows_idx) == 0:
+                return self._random_new(n), 0
+            X = feats.rows[rows_idx]
+            picks = self._select(model, X, n, best, avoid)
+            t = time.perf_counter()
+            chosen = []
+            for r in rows_idx[picks].tolist():
+                group = feats.order[feats.starts[r] : feats.starts[r + 1]]
+                chosen.append(int(group[free[group]][0]))
+            self.timings_["select"] += time.perf_counter() - t
+            return pool.cells[np.asarray(chosen, dtype=np.int64)], int(free.sum())
+        raw = self.candidates.candidates(self)
+        cand, _ = self._new_only(raw)
+        if len(cand) == 0:
+            return self._random_new(n), 0
+        t = time.perf_counter()
+        Xc = cand.encode(self.encoding, n_jobs=self.n_jobs)  # type: ignore[arg-type]
+        self.timings_["encode"] += time.perf_counter() - t
+        picks = self._select(model, Xc, n, best, avoid)
+        cells = cand[np.asarray(picks, dtype=np.int64)]
+        if len(cells) < n:  # a small candidate set: fill up at random
+            self._mark_taken_tmp(cells)
+            cells = CellBatch.concat([cells, self._random_new(n - len(cells))])
+        return cells, len(cand)
+
+    def _select(
+        self, model: _Surrogate, X: npt.NDArray[Any], n: int, best: float, avoid: npt.NDArray[np.float32]
+    ) -> list[int]:
+        """Rows of ``X`` to pick (see ``min_distance``)."""
+        t = time.perf_counter()
+        if self.acquisition != "thompson":
+            mu, sd = model.mean_std(X)
+            if self.acquisition == "greedy":
+                score = mu
+            elif self.acquisition == "ucb":
+                score = mu + self.kappa * sd
+            else:
+                score = _expected_improvement(mu, sd, best)
+        self.timings_["predict"] += time.perf_counter() - t
+        t_pred = 0.0
+        t = time.perf_counter()
+        picked: list[int] = []
+        ref = np.asarray(avoid, dtype=np.float32).reshape(-1, X.shape[1])
+        window = max(1000, 2 * n)
+        for _ in range(min(n, len(X))):
+            if self.acquisition == "thompson":
+                t0 = time.perf_counter()
+                score = model.draw(X, self._rng)
+                t_pred += time.perf_counter() - t0
+            s = np.asarray(score, dtype=np.float64).copy()
+            s[picked] = -np.inf
+            top = np.argpartition(-s, window)[:window] if len(s) > window else np.arange(len(s))
+            order = [r for r in top[np.argsort(-s[top], kind="stable")].tolist() if np.isfinite(s[r])]
+            if not order:
+                break
+            choice = order[0]
+            if self.min_distance > 0:
+                for r in order:
+                    if _l1_min(ref, X[r]) >= self.min_distance:
+                        choice = r
+                        break
+            picked.append(choice)
+            ref = np.vstack([ref, np.asarray(X[choice : choice + 1], dtype=np.float32)])
+        self.timings_["predict"] += t_pred
+        self.timings_["select"] += time.perf_counter() - t - t_pred
+        return picked

@@ -1,0 +1,184 @@
+"""Crash-safe journals: a search killed with SIGKILL resumes to the same history."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn.ensemble import RandomForestRegressor
+
+from nasfast import CellBatch, SearchSpace
+from nasfast.search import (
+    JOURNAL_VERSION,
+    BenchmarkEvaluator,
+    JournalMismatchError,
+    JournalWarning,
+    Neighbourhood,
+    PredictorSearch,
+    RegularizedEvolution,
+)
+
+from test_search import Table
+
+TESTS_DIR = Path(__file__).resolve().parent
+
+
+class Counting:
+    """An evaluator that counts its calls (optionally sleeping per call)."""
+
+    def __init__(self, table: Table, sleep: float = 0.0) -> None:
+        self.inner = BenchmarkEvaluator(table)
+        self.sleep = sleep
+        self.calls = 0
+
+    def __call__(self, cells: CellBatch) -> Any:
+        self.calls += 1
+        if self.sleep:
+            time.sleep(self.sleep)
+        return self.inner(cells)
+
+
+@pytest.fixture(scope="module")
+def space5() -> SearchSpace:
+    return SearchSpace(5, 9, ["a", "b"])
+
+
+@pytest.fixture(scope="module")
+def table(space5: SearchSpace) -> Table:
+    return Table(space5)
+
+
+def make_searcher(space: SearchSpace, **kw: Any) -> PredictorSearch:
+    params: dict[str, Any] = dict(
+        predictor=RandomForestRegressor(n_estimators=10, min_samples_leaf=2),
+        candidates=Neighbourhood(top_k=3),
+        n_initial=5,
+        batch_size=2,
+        random_state=7,
+    )
+    params.update(kw)
+    return PredictorSearch(space, **params)
+
+
+def read_lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+CHILD = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, {tests!r})
+    from nasfast import SearchSpace
+    from test_search import Table
+    from test_search_journal import Counting, make_searcher
+    space = SearchSpace(5, 9, ["a", "b"])
+    make_searcher(space).run(Counting(Table(space), sleep=0.1), {budget}, journal={journal!r})
+    """
+)
+
+
+def test_sigkill_then_resume_gives_the_uninterrupted_history(tmp_path: Path, space5: SearchSpace, table: Table) -> None:
+    budget = 30
+    journal = tmp_path / "search.jsonl"
+    script = tmp_path / "child.py"
+    script.write_text(CHILD.format(tests=str(TESTS_DIR), budget=budget, journal=str(journal)))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if journal.exists() and journal.read_text().count('"type":"tell"') >= 12:
+                break
+            if proc.poll() is not None:
+                pytest.fail(f"the child ended early: {proc.stderr.read().decode()}")  # type: ignore[union-attr]
+            time.sleep(0.02)
+        else:
+            pytest.fail("the child did not write 12 results in time")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    recorded = [r for r in read_lines(journal) if r["type"] == "tell"]
+    assert 12 <= len(recorded) < budget
+
+    ev = Counting(table)
+    resumed = make_searcher(space5).run(ev, budget, journal=journal, resume=True)
+    assert ev.calls == budget - len(recorded)  # recorded results are replayed, not evaluated
+
+    reference = make_searcher(space5).run(Counting(table), budget)
+    assert resumed.history_.equals(reference.history_)
+    lines = read_lines(journal)
+    assert lines[0]["type"] == "header" and lines[0]["v"] == JOURNAL_VERSION
+    assert all(r["v"] == JOURNAL_VERSION for r in lines)
+    tells = [r for r in lines if r["type"] == "tell"]
+    assert len(tells) == budget
+    fps = resumed.history_.cells.fingerprints()
+    assert [int(r["fingerprint"], 16) for r in tells] == [int(f) for f in fps]
+
+
+def test_truncated_last_line_is_reported_and_dropped(tmp_path: Path, space5: SearchSpace, table: Table) -> None:
+    journal = tmp_path / "j.jsonl"
+    make_searcher(space5).run(Counting(table), 10, journal=journal)
+    with open(journal, "a") as f:
+        f.write('{"v":1,"type":"tell","cell":[["01')  # a write cut short by a crash
+    with pytest.warns(JournalWarning, match="cut short"):
+        resumed = make_searcher(space5).run(Counting(table), 16, journal=journal, resume=True)
+    reference = make_searcher(space5).run(Counting(table), 16)
+    assert resumed.history_.equals(reference.history_)
+    assert all(line.startswith("{") and line.endswith("}") for line in journal.read_text().splitlines())
+
+
+def test_a_foreign_journal_is_refused(tmp_path: Path, space5: SearchSpace, table: Table) -> None:
+    journal = tmp_path / "j.jsonl"
+    make_searcher(space5).run(Counting(table), 8, journal=journal)
+    with pytest.raises(FileExistsError, match="resume=True"):
+        make_searcher(space5).run(Counting(table), 8, journal=journal)
+    with pytest.raises(JournalMismatchError, match="different config"):
+        make_searcher(space5, acquisition="ucb").run(Counting(table), 8, journal=journal, resume=True)
+    with pytest.raises(JournalMismatchError, match="different searcher"):
+        RegularizedEvolution(space5, random_state=7).run(Counting(table), 8, journal=journal, resume=True)
+    other = SearchSpace(5, 8, ["a", "b"])
+    with pytest.raises(JournalMismatchError, match="different space"):
+        make_searcher(other).run(Counting(Table(other)), 8, journal=journal, resume=True)
+    with pytest.raises(JournalMismatchError, match="seed 7"):
+        make_searcher(space5, random_state=8).run(Counting(table), 8, journal=journal, resume=True)
+    with pytest.raises(JournalMismatchError, match="different universe"):
+        make_searcher(space5, universe=table.cells[:100]).run(Counting(table), 8, journal=journal, resume=True)
+    lines = journal.read_text().splitlines()
+    lines[2] = lines[2][:20]  # damage a line in the middle
+    journal.write_text("\n".join(lines) + "\n")
+    with pytest.raises(JournalMismatchError, match="line 3 is not valid JSON"):
+        make_searcher(space5).run(Counting(table), 8, journal=journal, resume=True)
+
+
+def test_resume_adopts_the_journal_seed(tmp_path: Path, space5: SearchSpace, table: Table) -> None:
+    journal = tmp_path / "j.jsonl"
+    first = make_searcher(space5, random_state=None).run(Counting(table), 8, journal=journal)
+    ev = Counting(table)
+    again = make_searcher(space5, random_state=None).run(ev, 12, journal=journal, resume=True)
+    assert ev.calls == 4
+    assert again.seed_ == first.seed_
+    assert again.history_.cells[:8] == first.history_.cells
+
+
+def test_resume_detects_a_changed_evaluator(tmp_path: Path, space5: SearchSpace, table: Table) -> None:
+    journal = tmp_path / "j.jsonl"
+    make_searcher(space5).run(Counting(table), 12, journal=journal)
+    lines = read_lines(journal)
+    tells = [i for i, r in enumerate(lines) if r["type"] == "tell"]
+    for i in tells:
+        lines[i]["value"] = 1.0 - (lines[i]["value"] or 0.0)  # other results: other asks
+    journal.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    with pytest.raises(JournalMismatchError, match="replay"):
+        make_searcher(space5).run(Counting(table), 12, journal=journal, resume=True)
