@@ -153,14 +153,6 @@ def published_hashes() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def space() -> SearchSpace:
-    """The NAS-Bench-101 space, already enumerated (its enumeration cache is warm)."""
-    nb101 = SearchSpace.nb101()
-    nb101.enumerate()
-    return nb101
-
-
-@pytest.fixture(scope="module")
 def cells(space: SearchSpace) -> CellBatch:
     """10^4 cells drawn uniformly from the unique cells of NAS-Bench-101."""
     return space.sample(10_000, random_state=SEED)

@@ -82,13 +82,6 @@ class Oracle:
 
 
 @pytest.fixture(scope="module")
-def space() -> SearchSpace:
-    nb101 = SearchSpace.nb101()
-    nb101.enumerate()
-    return nb101
-
-
-@pytest.fixture(scope="module")
 def oracle(space: SearchSpace) -> Oracle:
     return Oracle(space)
 

@@ -13,6 +13,8 @@ from typing import Optional
 
 import pytest
 
+from nasfast import SearchSpace
+
 
 def pytest_configure(config: pytest.Config) -> None:
     """Stops the run unless ``nasfast._core`` is importable and built in release mode."""
@@ -40,3 +42,11 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> Optional[p
         return None
     return pytest.Module.from_parent(parent, path=file_path)
 
+
+
+@pytest.fixture(scope="module")
+def space() -> SearchSpace:
+    """The NAS-Bench-101 space, already enumerated (its enumeration cache is warm)."""
+    nb101 = SearchSpace.nb101()
+    nb101.enumerate()
+    return nb101
