@@ -1,6 +1,6 @@
 //! `CellSpec` (one cell) and `CellBatch` (many cells as arrays).
 
-use crate::convert::{jobs, op_codes};
+use crate::convert::{int_list, jobs, op_codes};
 use crate::errors::{invalid, CoreError, CoreResult};
 use crate::space::{PySearchSpace, SpaceData};
 use nasfast_core::encode::{encode_into, Encoding};
@@ -45,7 +45,7 @@ fn dense_matrix(adjacency: &Bound<'_, PyAny>) -> PyResult<(usize, Vec<u8>)> {
     if n > nasfast_core::MAX_VERTICES {
         return Err(invalid(format!("adjacency is {n} x {n}: at most {} vertices are supported", nasfast_core::MAX_VERTICES)));
     }
-    let flat: Vec<i64> = arr.call_method1("astype", ("int64",))?.call_method0("ravel")?.call_method0("tolist")?.extract()?;
+    let flat = int_list(&arr)?;
     let mut out = Vec::with_capacity(flat.len());
     for (idx, v) in flat.into_iter().enumerate() {
         if !(0..=1).contains(&v) {
@@ -386,8 +386,8 @@ impl PyCellBatch {
             } else {
                 return Err(PyTypeError::new_err(format!("cannot index a CellBatch with {}", index.repr()?)));
             };
-            let raw: Vec<i64> = arr.call_method1("astype", ("int64",))?.call_method0("ravel")?.call_method0("tolist")?.extract()?;
-            raw.into_iter()
+            int_list(&arr)?
+                .into_iter()
                 .map(|i| {
                     let j = if i < 0 { i + n as i64 } else { i };
                     if j < 0 || j >= n as i64 {

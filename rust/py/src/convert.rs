@@ -85,3 +85,8 @@ pub fn op_codes(ops: &Bound<'_, PyAny>, space: &SearchSpace) -> PyResult<Vec<i8>
     }
     Ok(codes)
 }
+
+/// The values of an integer (or boolean) numpy array, flattened, as i64.
+pub fn int_list(arr: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
+    arr.call_method1("astype", ("int64",))?.call_method0("ravel")?.call_method0("tolist")?.extract()
+}

@@ -2,7 +2,7 @@
 //! sampling, mutation, neighbourhoods).
 
 use crate::cells::PyCellBatch;
-use crate::convert::{jobs, seed_from};
+use crate::convert::{int_list, jobs, seed_from};
 use crate::errors::{CoreError, CoreResult};
 use nasfast_core::enumerate::{enumerate, is_enumerable, Enumeration};
 use nasfast_core::mutate::{mutate, neighbours, Preset};
@@ -178,7 +178,7 @@ impl PySearchSpace {
         if !["i", "u"].contains(&kind.as_str()) && arr.len().unwrap_or(1) != 0 {
             return Err(pyo3::exceptions::PyTypeError::new_err(format!("indices must be integers, got {}", indices.repr()?)));
         }
-        let raw: Vec<i64> = arr.call_method1("astype", ("int64",))?.call_method0("ravel")?.call_method0("tolist")?.extract()?;
+        let raw = int_list(&arr)?;
         let count = e.cells.len() as u64;
         let cells = raw
             .into_iter()
@@ -216,24 +216,8 @@ impl PySearchSpace {
                 let idx = py.detach(|| sample_indices(e.cells.len() as u64, n, seed, replace, n_jobs)).map_err(CoreError::from)?;
                 idx.into_iter().map(|i| e.cells[i as usize]).collect()
             }
-            "uniform" | "orbit" => {
-                let draw = orbit_draw(sp, seed);
-                if replace {
-                    py.detach(|| map_range(n, n_jobs, |i| draw(i as u64)))
-                } else {
-                    let max = if self.data.enumerable() { Some(self.data.enumeration(py, n_jobs)?.cells.len() as u64) } else { None };
-                    py.detach(|| distinct(n, max, n_jobs, draw)).map_err(CoreError::from)?
-                }
-            }
-            "rejection" => {
-                let draw = rejection_draw(sp, seed);
-                if replace {
-                    py.detach(|| map_range(n, n_jobs, |i| draw(i as u64)))
-                } else {
-                    let max = if self.data.enumerable() { Some(self.data.enumeration(py, n_jobs)?.cells.len() as u64) } else { None };
-                    py.detach(|| distinct(n, max, n_jobs, draw)).map_err(CoreError::from)?
-                }
-            }
+            "uniform" | "orbit" => self.draw_cells(py, n, replace, n_jobs, orbit_draw(sp, seed))?,
+            "rejection" => self.draw_cells(py, n, replace, n_jobs, rejection_draw(sp, seed))?,
             other => {
                 return Err(PyValueError::new_err(format!(
                     "unknown sampling method {other:?}: expected 'uniform', 'orbit' or 'rejection'"
@@ -279,7 +263,7 @@ impl PySearchSpace {
         let n_jobs = jobs(n_jobs)?;
         let sp = &self.data.space;
         let parents = self.checked(&cells)?;
-        let per: Vec<Vec<Cell>> = py.detach(|| map_range(parents.len(), n_jobs.or(None), |i| neighbours(&parents[i], sp, radius)));
+        let per: Vec<Vec<Cell>> = py.detach(|| map_range(parents.len(), n_jobs, |i| neighbours(&parents[i], sp, radius)));
         let mut offsets = Vec::with_capacity(per.len() + 1);
         offsets.push(0i64);
         let mut all = Vec::with_capacity(per.iter().map(|v| v.len()).sum());
@@ -323,6 +307,19 @@ impl PySearchSpace {
 }
 
 impl PySearchSpace {
+    /// `n` cells from a per-item sampler: item i is `draw(i)`; without replacement, the first
+    /// `n` distinct cells in item order (refused when the space has fewer than `n`).
+    fn draw_cells<F>(&self, py: Python<'_>, n: usize, replace: bool, n_jobs: Option<usize>, draw: F) -> PyResult<Vec<Cell>>
+    where
+        F: Fn(u64) -> Cell + Sync + Send,
+    {
+        if replace {
+            return Ok(py.detach(|| map_range(n, n_jobs, |i| draw(i as u64))));
+        }
+        let max = if self.data.enumerable() { Some(self.data.enumeration(py, n_jobs)?.cells.len() as u64) } else { None };
+        Ok(py.detach(|| distinct(n, max, n_jobs, draw)).map_err(CoreError::from)?)
+    }
+
     /// The cells of a batch, checked against this space (a batch of another space may hold
     /// cells this space does not allow).
     fn checked(&self, cells: &PyCellBatch) -> PyResult<Arc<Vec<Cell>>> {
