@@ -19,6 +19,7 @@ __all__ = [
     "OP_PAD",
     "CellBatch",
     "CellSpec",
+    "Forest",
     "InvalidCellError",
     "SearchSpace",
     "SpaceTooLargeError",
@@ -161,5 +162,75 @@ class CellBatch:
     def canonical(self, n_jobs: Optional[int] = None) -> CellBatch: ...
     def unique(self, n_jobs: Optional[int] = None) -> tuple[CellBatch, npt.NDArray[np.int64]]: ...
     def encode(self, kind: _EncodingKind = "path", n_jobs: Optional[int] = None) -> npt.NDArray[np.float32]: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __reduce__(self) -> tuple[object, ...]: ...
+
+
+@final
+class Forest:
+    """A fitted random forest of regression trees (squared error). Fit it with :meth:`fit`; the
+    scikit-learn estimator is :class:`nasfast.search.ForestRegressor`. Deterministic for a
+    ``random_state`` whatever ``n_jobs``; picklable."""
+
+    @staticmethod
+    def fit(
+        x: npt.NDArray[np.float32],
+        y: npt.NDArray[np.float64],
+        *,
+        n_estimators: int = 100,
+        max_features: Optional[int] = None,
+        min_samples_split: int = 2,
+        min_samples_leaf: int = 1,
+        max_depth: Optional[int] = None,
+        bootstrap: bool = True,
+        random_state: _RandomState = None,
+        n_jobs: Optional[int] = None,
+    ) -> Forest:
+        """Fits a forest on ``x`` (float32, C-contiguous, shape (n, d)) and ``y`` (float64,
+        shape (n,)). ``max_features``: non-constant features tried per split (``None``: all)."""
+    @staticmethod
+    def from_arrays(
+        n_features: int,
+        tree_start: Sequence[int],
+        feature: Sequence[int],
+        threshold: Sequence[float],
+        left: Sequence[int],
+        right: Sequence[int],
+        value: Sequence[float],
+    ) -> Forest:
+        """Rebuilds a forest from the arrays of :attr:`arrays` (validated)."""
+    @property
+    def n_estimators(self) -> int:
+        """Number of trees."""
+    @property
+    def n_features(self) -> int:
+        """Number of features of the rows it was fitted on."""
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes of all trees."""
+    @property
+    def arrays(
+        self,
+    ) -> tuple[
+        npt.NDArray[np.uint32],
+        npt.NDArray[np.int32],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.uint32],
+        npt.NDArray[np.uint32],
+        npt.NDArray[np.float64],
+    ]:
+        """``(tree_start, feature, threshold, left, right, value)``: node ``k`` of tree ``t`` is
+        entry ``tree_start[t] + k``; a leaf has ``feature == -1``; ``left``/``right`` are node
+        indices inside the tree; ``x[feature] <= threshold`` goes left."""
+    def used_features(self) -> npt.NDArray[np.int64]:
+        """The features some node splits on, ascending."""
+    def predict_mean_std(
+        self, x: npt.NDArray[np.float32], n_jobs: Optional[int] = None
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Mean prediction over the trees and its standard deviation over the trees, per row."""
+    def predict_member(self, x: npt.NDArray[np.float32], tree: int, n_jobs: Optional[int] = None) -> npt.NDArray[np.float64]:
+        """The prediction of tree ``tree`` for every row."""
+    def predict_members(self, x: npt.NDArray[np.float32], n_jobs: Optional[int] = None) -> npt.NDArray[np.float64]:
+        """The prediction of every tree for every row, shape (rows, n_estimators)."""
     def __eq__(self, other: object, /) -> bool: ...
     def __reduce__(self) -> tuple[object, ...]: ...

@@ -13,6 +13,7 @@ from ._history import History
 from .baselines import LocalSearch, RandomSearch, RegularizedEvolution
 from .candidates import CandidateStrategy, Evolution, FullSpace, Neighbourhood, RandomSubset, Union
 from .evaluators import BenchmarkEvaluator
+from .forest import ForestRegressor
 from .journal import JOURNAL_VERSION, JournalMismatchError, JournalWarning
 from .predictor import PredictorSearch, default_predictor
 
@@ -21,6 +22,7 @@ __all__ = [
     "CandidateStrategy",
     "EvaluationError",
     "Evolution",
+    "ForestRegressor",
     "FullSpace",
     "History",
     "JOURNAL_VERSION",

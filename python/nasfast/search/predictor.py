@@ -19,6 +19,7 @@ from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
 from .._core import CellBatch, SearchSpace
 from ._base import RandomState, Searcher, Universe
 from .candidates import CandidateStrategy, FullSpace
+from .forest import ForestRegressor
 
 __all__ = ["PredictorSearch", "default_predictor", "ACQUISITIONS", "ENCODINGS"]
 
@@ -35,17 +36,20 @@ _CHUNK = 32_768
 _REDUCE_MIN_ROWS = 4_096
 
 
-def default_predictor() -> RandomForestRegressor:
-    """The default predictor: ``RandomForestRegressor(n_estimators=100, min_samples_leaf=2,
-    max_features=0.5)``.
+def default_predictor() -> ForestRegressor:
+    """The default predictor: ``ForestRegressor(n_estimators=100, min_samples_leaf=2,
+    max_features=0.5)``, a random forest fitted in the core.
 
     Trained on 100 random cells of ``nb101-real20k`` (path encoding) and scored on the other
-    19,901, it ranks them as well as a fully grown forest (Kendall tau 0.50) and picks top-1%
-    cells at least as often, while its shallower trees score about twice as fast
-    (``benches/bench_search.py::test_predictor_choice``). The per-tree spread gives the
-    uncertainty.
+    19,901, it ranks them as well as scikit-learn's ``RandomForestRegressor`` with the same
+    settings (Kendall tau and top-1% precision within the seed-to-seed spread) and fits and
+    predicts many times faster (``benches/bench_search.py``, groups
+    ``search-default-predictor`` and ``search-forest-fit``; figures in the README). The
+    settings were chosen against a fully grown forest: leaves of at least 2 cells and half the
+    features per split rank as well and score about twice as fast. The spread of the trees gives
+    the uncertainty.
     """
-    return RandomForestRegressor(n_estimators=100, min_samples_leaf=2, max_features=0.5)
+    return ForestRegressor(n_estimators=100, min_samples_leaf=2, max_features=0.5)
 
 
 def _has_param(est: Any, name: str) -> bool:
@@ -69,7 +73,7 @@ class _Surrogate:
     def __init__(self, predictor: Any, n_ensemble: Optional[int], seed: int, n_jobs: Optional[int]) -> None:
         self.n_jobs = n_jobs
         rng = np.random.default_rng(seed)
-        if n_ensemble is None and isinstance(predictor, (RandomForestRegressor, ExtraTreesRegressor)):
+        if n_ensemble is None and isinstance(predictor, (ForestRegressor, RandomForestRegressor, ExtraTreesRegressor)):
             self.kind = "forest"
         elif n_ensemble is None and _supports_return_std(predictor):
             self.kind = "std"
@@ -101,7 +105,11 @@ class _Surrogate:
                 m.fit(X[idx], y[idx])
         else:
             self.models[0].fit(X, y)
-        if self.kind == "forest":
+        #: the fitted core forest of a ForestRegressor (scored in one call), else None
+        self.core = getattr(self.models[0], "forest_", None) if isinstance(self.models[0], ForestRegressor) else None
+        if self.core is not None:
+            self.members = []
+        elif self.kind == "forest":
             self.members = list(self.models[0].estimators_)
         else:
             self.members = list(self.models)
@@ -109,9 +117,17 @@ class _Surrogate:
 
     @property
     def n_members(self) -> int:
-        return len(self.members)
+        return self.core.n_estimators if self.core is not None else len(self.members)
+
+    def _used_features(self) -> npt.NDArray[np.int64]:
+        """The features some tree of the forest splits on."""
+        if self.core is not None:
+            return self.core.used_features()
+        return np.unique(np.concatenate([t.tree_.feature[t.tree_.feature >= 0] for t in self.members]))
 
     def _member_predict(self, m: int, X: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        if self.core is not None:
+            return self.core.predict_member(np.ascontiguousarray(X, dtype=np.float32), m, n_jobs=self.n_jobs)
         est = self.members[m]
         if self.kind == "forest":
             return np.asarray(est.predict(X, check_input=False), dtype=np.float64).reshape(-1)
@@ -144,7 +160,7 @@ class _Surrogate:
         Xs = np.ascontiguousarray(X[:, self.columns])
         inverse = None
         if self.kind == "forest" and len(Xs) >= _REDUCE_MIN_ROWS:
-            used = np.unique(np.concatenate([t.tree_.feature[t.tree_.feature >= 0] for t in self.members]))
+            used = self._used_features()
             R = np.ascontiguousarray(Xs[:, used])
             if R.dtype == np.uint8 and R.size and R.max() <= 1:
                 R = np.ascontiguousarray(np.packbits(R, axis=1))
@@ -165,7 +181,11 @@ class _Surrogate:
         sd = np.empty(len(X))
         for a in range(0, len(X), _CHUNK):
             Xc = np.asarray(X[a : a + _CHUNK], dtype=np.float32)
-            if self.kind == "std":
+            if self.core is not None:
+                m, s = self.core.predict_mean_std(np.ascontiguousarray(Xc), n_jobs=self.n_jobs)
+                mu[a : a + len(Xc)] = m
+                sd[a : a + len(Xc)] = s
+            elif self.kind == "std":
                 m, s = self.models[0].predict(Xc, return_std=True)
                 mu[a : a + len(Xc)] = m
                 sd[a : a + len(Xc)] = s
@@ -257,7 +277,8 @@ class PredictorSearch(Searcher):
         The cell space.
     predictor : scikit-learn regressor, optional
         Cloned, never mutated. ``None``: :func:`default_predictor`. Its uncertainty is the
-        spread of the trees of a random forest or extra-trees, ``predict(return_std=True)``
+        spread of the trees of a forest (:class:`ForestRegressor`, scikit-learn's random
+        forest or extra-trees), ``predict(return_std=True)``
         of a model that has it (e.g. a Gaussian process), or else the spread of a bootstrap
         ensemble of ``n_ensemble`` clones.
     encoding : {"path", "path-trunc", "path-count", "adjacency"}

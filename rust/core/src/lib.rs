@@ -3,14 +3,16 @@
 //! It owns everything combinatorial and hot about NAS-Bench-101-style cell spaces: the cell
 //! model and pruning ([`cell`]), the NAS-Bench-101 module hash ([`hash`]), exact canonical forms
 //! and fingerprints ([`canon`]), enumeration ([`enumerate`]), sampling ([`sample`]), mutation
-//! and neighbourhoods ([`mutate`]) and feature encodings ([`encode`]). It knows nothing of
-//! Python; the `nasfast-py` crate binds it.
+//! and neighbourhoods ([`mutate`]), feature encodings ([`encode`]) and the random forests the
+//! search loop refits every round ([`forest`]). It knows nothing of Python; the `nasfast-py`
+//! crate binds it.
 
 pub mod canon;
 pub mod cell;
 pub mod encode;
 pub mod enumerate;
 pub mod error;
+pub mod forest;
 pub mod hash;
 pub mod mutate;
 pub mod par;

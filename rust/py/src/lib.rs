@@ -5,6 +5,7 @@
 mod cells;
 mod convert;
 mod errors;
+mod forest;
 mod space;
 
 use pyo3::prelude::*;
@@ -25,5 +26,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<space::PySearchSpace>()?;
     m.add_class::<cells::PyCellSpec>()?;
     m.add_class::<cells::PyCellBatch>()?;
+    m.add_class::<forest::PyForest>()?;
     Ok(())
 }
