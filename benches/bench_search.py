@@ -4,12 +4,15 @@ Conventions of ``bench_core.py`` (``record`` fields read by ``report.py``). The 
 ``n_jobs=None`` (all cores, 2 on the reference machine); the baselines are the same loop with
 the usual Python implementation of the hot part:
 
-* FullSpace iteration: the default predictor fitted on the same cells by the same code, then
-  every one of the 423,624 cells scored from a float32 path-encoding matrix with
-  ``RandomForestRegressor.predict`` and per-tree predictions (what BANANAS-style code does),
-  instead of nasfast's cached distinct rows.
+* The predictor of every baseline is scikit-learn's ``RandomForestRegressor`` with the settings
+  of nasfast's default predictor (the usual choice), fitted on the same cells.
+* FullSpace iteration: every one of the 423,624 cells scored from a float32 path-encoding
+  matrix with per-tree predictions (what BANANAS-style code does), instead of nasfast's cached
+  distinct rows scored by the core's forest.
 * Neighbourhood iteration: neighbours of the 10 best cells by the pure-Python edit rule, path
   encodings per cell in Python, then the same model.
+* Forest fit: the default predictor against scikit-learn's forest with the same settings, on
+  the cells of a search.
 * Whole runs: the same loops for 150 evaluations; the baselines are timed on 20 model rounds
   and scaled to the 140 model rounds of a run.
 
@@ -34,7 +37,8 @@ from sklearn.ensemble import RandomForestRegressor
 import baselines as ref
 from nasfast import CellBatch, SearchSpace
 from nasfast.search import FullSpace, Neighbourhood, PredictorSearch, default_predictor
-from nasfast.search.predictor import _expected_improvement
+from nasfast.search import ForestRegressor
+from nasfast.search.predictor import _expected_improvement, _Surrogate
 
 SEED = 20190601
 N_INITIAL_TOLD = 100
@@ -44,7 +48,8 @@ DATA_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "nb1
 
 
 def record(benchmark: Any, side: str, kind: str, **info: Any) -> None:
-    benchmark.extra_info.update(side=side, kind=kind, threads=2 if side == "nasfast" else 1, **info)
+    info.setdefault("threads", 2 if side == "nasfast" else 1)
+    benchmark.extra_info.update(side=side, kind=kind, **info)
 
 
 class Oracle:
@@ -99,11 +104,29 @@ def to_reference(batch: CellBatch) -> list[ref.Cell]:
     return [(adjacency[i, :m, :m].copy(), batch.ops[i, :m].tolist()) for i, m in enumerate(batch.num_vertices.tolist())]
 
 
-def naive_scores(model: Any, X: npt.NDArray[np.float32], best: float) -> npt.NDArray[np.float64]:
+def sklearn_forest() -> RandomForestRegressor:
+    """scikit-learn's forest with the settings of the default predictor."""
+    params = default_predictor().get_params()
+    return RandomForestRegressor(**{k: params[k] for k in ("n_estimators", "min_samples_leaf", "max_features")})
+
+
+def baseline_fit(s: PredictorSearch) -> _Surrogate:
+    """The baselines' model: scikit-learn's forest fitted on the searcher's cells (on the
+    columns that vary, as the searcher does)."""
+    model = _Surrogate(sklearn_forest(), None, SEED, s.n_jobs)
+    model.fit(np.asarray(s._X_told, dtype=np.float32), np.asarray(s._y_told))
+    return model
+
+
+def naive_scores(model: _Surrogate, X: npt.NDArray[np.float32], best: float) -> npt.NDArray[np.float64]:
     """Expected improvement of every row from per-tree predictions (the usual code); ``model``
-    is the searcher's fitted surrogate (a forest fitted on the columns that vary)."""
-    X = X[:, model.columns]
-    per_tree = np.array([t.predict(X) for t in model.models[0].estimators_])
+    is a fitted surrogate (a forest fitted on the columns that vary)."""
+    X = np.ascontiguousarray(X[:, model.columns], dtype=np.float32)
+    est = model.models[0]
+    if isinstance(est, ForestRegressor):
+        per_tree = est.predict_members(X).T
+    else:
+        per_tree = np.array([t.predict(X) for t in est.estimators_])
     return _expected_improvement(per_tree.mean(axis=0), per_tree.std(axis=0), best)
 
 
@@ -140,7 +163,7 @@ def test_iteration_full_space_baseline(benchmark: Any, space: SearchSpace, oracl
     X = cells.encode("path")
 
     def iteration(s: PredictorSearch) -> int:
-        model = s._fit()
+        model = baseline_fit(s)
         free = ~np.isin(cells.fingerprints(), s.history_.cells.fingerprints())
         scores = np.where(free, naive_scores(model, X, max(s._y_told)), -np.inf)
         return int(np.argmax(scores))
@@ -148,7 +171,7 @@ def test_iteration_full_space_baseline(benchmark: Any, space: SearchSpace, oracl
     best = benchmark.pedantic(
         iteration, setup=lambda: ((warm_searcher(space, oracle, FullSpace()),), {}), rounds=2, iterations=1
     )
-    record(benchmark, "baseline", "time", detail="float32 matrix, per-tree predict")
+    record(benchmark, "baseline", "time", detail="scikit-learn forest, float32 matrix, per-tree predict")
     assert 0 <= best < len(cells)
 
 
@@ -166,8 +189,8 @@ def test_iteration_neighbourhood_nasfast(benchmark: Any, space: SearchSpace, ora
 
 @pytest.mark.benchmark(group="search-iteration-neighbourhood")
 def test_iteration_neighbourhood_baseline(benchmark: Any, space: SearchSpace, oracle: Oracle) -> None:
-    def iteration(s: PredictorSearch) -> tuple[int, float]:
-        model = s._fit()
+    def iteration(s: PredictorSearch) -> npt.NDArray[np.float32]:
+        model = baseline_fit(s)
         top = to_reference(s._top_cells(10))
         seen = {ref.canonical_form(m, labels) for m, labels in to_reference(s.history_.cells)}
         cands: dict[Any, ref.Cell] = {}
@@ -178,19 +201,22 @@ def test_iteration_neighbourhood_baseline(benchmark: Any, space: SearchSpace, or
                     cands[key] = cell
         X = np.stack([ref.path_encoding_reference(m, labels) for m, labels in cands.values()])
         scores = naive_scores(model, X, max(s._y_told))
-        return len(cands), float(scores.max())
+        assert np.isfinite(scores.max())
+        return X
 
-    size, best = benchmark.pedantic(
+    X = benchmark.pedantic(
         iteration, setup=lambda: ((warm_searcher(space, oracle, Neighbourhood()),), {}), rounds=2, iterations=1
     )
-    record(benchmark, "baseline", "time", detail="Python edits, hashes and path encodings")
-    # from the same state, nasfast scores the same candidate set and picks the best score
+    record(benchmark, "baseline", "time", detail="Python edits, hashes and path encodings, scikit-learn forest")
+    # from the same state, nasfast scores the same candidate set (the baseline's) and picks the
+    # cell of the best score by its own model
     s = warm_searcher(space, oracle, Neighbourhood())
     state = s._rng.bit_generator.state
     model = s._fit()
     s._rng.bit_generator.state = state
     pick = s.ask(1)
-    assert s._pending[int(pick.fingerprints()[0])][0][1] == size
+    assert s._pending[int(pick.fingerprints()[0])][0][1] == len(X)
+    best = naive_scores(model, X, max(s._y_told)).max()
     assert naive_scores(model, pick.encode("path"), max(s._y_told))[0] == pytest.approx(best, rel=1e-9, abs=1e-15)
 
 
@@ -247,7 +273,7 @@ def test_run_full_space_baseline(benchmark: Any, space: SearchSpace, oracle: Ora
 
     def loop(s: PredictorSearch) -> None:
         for _ in range(BASELINE_ROUNDS):
-            model = s._fit()
+            model = baseline_fit(s)
             free = ~np.isin(fps, s.history_.cells.fingerprints())
             scores = np.where(free, naive_scores(model, X, max(s._y_told)), -np.inf)
             pick = cells[int(np.argmax(scores)) : int(np.argmax(scores)) + 1]
@@ -274,7 +300,7 @@ def test_run_neighbourhood_nasfast(benchmark: Any, space: SearchSpace, oracle: O
 def test_run_neighbourhood_baseline(benchmark: Any, space: SearchSpace, oracle: Oracle) -> None:
     def loop(s: PredictorSearch) -> None:
         for _ in range(BASELINE_ROUNDS):
-            model = s._fit()
+            model = baseline_fit(s)
             seen = {ref.canonical_form(m, labels) for m, labels in to_reference(s.history_.cells)}
             cands: dict[Any, ref.Cell] = {}
             for m, labels in to_reference(s._top_cells(10)):
@@ -343,12 +369,18 @@ def test_predictor_choice_nasfast(benchmark: Any, space: SearchSpace) -> None:
         return default_predictor().set_params(random_state=seed)
 
     q = benchmark.pedantic(lambda: predictor_quality(make, X, y), rounds=1, iterations=1)
+    # the settings against a fully grown forest (every feature tried, leaves of one cell)
+    full = predictor_quality(lambda seed: ForestRegressor(n_estimators=100, random_state=seed), X, y)
     record(
-        benchmark, "nasfast", "time", target=5.0, target_op="<=", quality=q,
-        detail=f"tau {q['tau']}, top-1% precision {q['top1%@20']}",
+        benchmark, "nasfast", "time", target=5.0, target_op="<=", quality=q, fully_grown=full,
+        detail=(
+            f"tau {q['tau']}, top-1% precision {q['top1%@20']}; a fully grown forest: tau {full['tau']}, "
+            f"top-1% precision {full['top1%@20']}"
+        ),
         operation="default predictor: 5 x (fit on 100 real cells, predict 19,901)",
     )
     assert q["tau"] > 0.4
+    assert q["tau"] >= full["tau"] - 0.02
 
 
 @pytest.mark.benchmark(group="search-default-predictor")
@@ -357,8 +389,39 @@ def test_predictor_choice_baseline(benchmark: Any, space: SearchSpace) -> None:
     X = cells.encode("path")
 
     def make(seed: int) -> Any:
-        return RandomForestRegressor(n_estimators=100, random_state=seed)
+        return sklearn_forest().set_params(random_state=seed)
 
     q = benchmark.pedantic(lambda: predictor_quality(make, X, y), rounds=1, iterations=1)
-    record(benchmark, "baseline", "time", quality=q, detail=f"fully grown forest: tau {q['tau']}, top-1% precision {q['top1%@20']}")
+    record(
+        benchmark, "baseline", "time", quality=q,
+        detail=f"scikit-learn forest, same settings: tau {q['tau']}, top-1% precision {q['top1%@20']}",
+    )
     assert q["tau"] > 0.4
+
+
+def search_cells(space: SearchSpace, oracle: Oracle) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float64]]:
+    """The training set of the last round of a 150-evaluation search: 149 cells, path encoding
+    restricted to the columns that vary (as the searcher fits it)."""
+    cells = space.sample(BUDGET - 1, random_state=SEED)
+    X = cells.encode("path")
+    X = np.ascontiguousarray(X[:, X.min(axis=0) != X.max(axis=0)])
+    return X, oracle(cells)
+
+
+@pytest.mark.benchmark(group="search-forest-fit")
+def test_forest_fit_nasfast(benchmark: Any, space: SearchSpace, oracle: Oracle) -> None:
+    X, y = search_cells(space, oracle)
+    model = benchmark.pedantic(lambda: default_predictor().set_params(random_state=0).fit(X, y), rounds=20, iterations=1)
+    record(
+        benchmark, "nasfast", "time",
+        operation=f"fit the default predictor (100 trees) on {len(y)} cells x {X.shape[1]} features",
+    )
+    assert model.forest_.n_estimators == 100
+
+
+@pytest.mark.benchmark(group="search-forest-fit")
+def test_forest_fit_baseline(benchmark: Any, space: SearchSpace, oracle: Oracle) -> None:
+    X, y = search_cells(space, oracle)
+    model = benchmark.pedantic(lambda: sklearn_forest().set_params(random_state=0, n_jobs=-1).fit(X, y), rounds=5, iterations=1)
+    record(benchmark, "baseline", "time", threads=2, detail="scikit-learn forest, same settings, n_jobs=-1")
+    assert len(model.estimators_) == 100

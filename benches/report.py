@@ -83,16 +83,20 @@ def table(benchmarks: list[Bench], stat: str) -> tuple[list[str], list[str]]:
                     notes.append(info["note"])
                 text += f" [{notes.index(info['note']) + 1}]"
             cells.append(text)
-        target = ours_info["target"]
-        met = ours >= target if ours_info["target_op"] == ">=" else ours <= target
-        gap = ours / target - 1
-        verdict = "yes" if met else f"no ({gap:+.0%})"
+        target = ours_info.get("target")
+        if target is None:  # a comparison without a target of its own
+            target_text, verdict = "—", "—"
+        else:
+            met = ours >= target if ours_info["target_op"] == ">=" else ours <= target
+            gap = ours / target - 1
+            verdict = "yes" if met else f"no ({gap:+.0%})"
+            target_text = f"{SYMBOLS[ours_info['target_op']]} {show(target, ours_info)}"
         op = ours_info["operation"]
         if ours_info.get("threads", 1) != 1:
             op += f" ({ours_info['threads']} threads)"
         rows.append(
             f"| {op} | {cells[0]} | {cells[1]} | {speed_up(ours, theirs, ours_info['kind'])} "
-            f"| {SYMBOLS[ours_info['target_op']]} {show(target, ours_info)} | {verdict} |"
+            f"| {target_text} | {verdict} |"
         )
     return rows, notes
 

@@ -24,7 +24,10 @@ from nasfast.search import (
     JournalWarning,
     Neighbourhood,
     PredictorSearch,
+    RandomSubset,
     RegularizedEvolution,
+    Searcher,
+    Union,
 )
 
 from test_search import Table
@@ -182,3 +185,50 @@ def test_resume_detects_a_changed_evaluator(tmp_path: Path, space5: SearchSpace,
     journal.write_text("".join(json.dumps(r) + "\n" for r in lines))
     with pytest.raises(JournalMismatchError, match="replay"):
         make_searcher(space5).run(Counting(table), 12, journal=journal, resume=True)
+
+
+def test_resume_classmethod_rebuilds_the_search_from_its_journal(tmp_path: Path, space5: SearchSpace, table: Table) -> None:
+    journal = tmp_path / "j.jsonl"
+    make_searcher(space5, candidates=Union(Neighbourhood(top_k=3), RandomSubset(20))).run(Counting(table), 10, journal=journal)
+    ev = Counting(table)
+    predictor = RandomForestRegressor(n_estimators=10, min_samples_leaf=2)
+    resumed = PredictorSearch.resume(journal, ev, 16, predictor=predictor)
+    assert ev.calls == 6
+    reference = make_searcher(space5, candidates=Union(Neighbourhood(top_k=3), RandomSubset(20))).run(Counting(table), 16)
+    assert isinstance(resumed, PredictorSearch) and resumed.batch_size == 2 and resumed.seed_ == 7
+    assert resumed.history_.equals(reference.history_)
+
+
+def test_resume_classmethod_with_the_default_predictor_and_any_searcher(tmp_path: Path, space5: SearchSpace, table: Table) -> None:
+    journal = tmp_path / "p.jsonl"
+    PredictorSearch(space5, n_initial=5, candidates=Neighbourhood(), random_state=3).run(Counting(table), 9, journal=journal)
+    resumed = Searcher.resume(journal, Counting(table), 14)
+    reference = PredictorSearch(space5, n_initial=5, candidates=Neighbourhood(), random_state=3).run(Counting(table), 14)
+    assert resumed.history_.equals(reference.history_)
+
+    journal = tmp_path / "r.jsonl"
+    RegularizedEvolution(space5, population=6, sample_size=3, random_state=5).run(Counting(table), 8, journal=journal)
+    resumed = RegularizedEvolution.resume(journal, Counting(table), 12)
+    reference = RegularizedEvolution(space5, population=6, sample_size=3, random_state=5).run(Counting(table), 12)
+    assert isinstance(resumed, RegularizedEvolution) and resumed.history_.equals(reference.history_)
+
+
+def test_resume_classmethod_asks_for_what_a_journal_cannot_hold(tmp_path: Path, space5: SearchSpace, table: Table) -> None:
+    journal = tmp_path / "j.jsonl"
+    make_searcher(space5).run(Counting(table), 8, journal=journal)
+    with pytest.raises(ValueError, match="pass it again as predictor="):
+        PredictorSearch.resume(journal, Counting(table), 10)
+    with pytest.raises(JournalMismatchError, match="different config"):
+        PredictorSearch.resume(journal, Counting(table), 10, predictor=RandomForestRegressor(n_estimators=11))
+    with pytest.raises(JournalMismatchError, match="written by PredictorSearch, not by RegularizedEvolution"):
+        RegularizedEvolution.resume(journal, Counting(table), 10)
+    with pytest.raises(FileNotFoundError, match="no search to resume"):
+        PredictorSearch.resume(tmp_path / "absent.jsonl", Counting(table), 10)
+    uni = tmp_path / "u.jsonl"
+    make_searcher(space5, universe=table.cells[:200]).run(Counting(table), 8, journal=uni)
+    with pytest.raises(ValueError, match="pass the same universe"):
+        PredictorSearch.resume(uni, Counting(table), 10, predictor=RandomForestRegressor(n_estimators=10, min_samples_leaf=2))
+    resumed = PredictorSearch.resume(
+        uni, Counting(table), 10, universe=table.cells[:200], predictor=RandomForestRegressor(n_estimators=10, min_samples_leaf=2)
+    )
+    assert resumed.n_evaluated_ == 10

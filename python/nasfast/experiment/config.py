@@ -50,6 +50,7 @@ CANDIDATE_SETS = ("FullSpace", "RandomSubset", "Neighbourhood", "Evolution", "Un
 
 #: scikit-learn regressors a ``predictor`` table may name, with their modules.
 PREDICTORS = {
+    "ForestRegressor": "nasfast.search",
     "RandomForestRegressor": "sklearn.ensemble",
     "ExtraTreesRegressor": "sklearn.ensemble",
     "GradientBoostingRegressor": "sklearn.ensemble",

@@ -15,8 +15,8 @@ import numpy as np
 import numpy.typing as npt
 
 from .._core import CellBatch, SearchSpace
-from ._history import History, cells_from_json, cells_to_json, space_to_json
-from .journal import Journal, JournalMismatchError
+from ._history import History, cells_from_json, cells_to_json, space_from_json, space_to_json
+from .journal import Journal, JournalMismatchError, read_header
 
 __all__ = ["Searcher", "Universe", "EvaluationError", "resolve_seed"]
 
@@ -486,6 +486,58 @@ class Searcher:
             "seed": self.seed_,
         }
 
+    @classmethod
+    def _kwargs_from_config(cls, config: dict[str, Any], **given: Any) -> dict[str, Any]:
+        """Constructor arguments from the ``config`` of a journal header (``_config`` is the
+        inverse); ``given`` holds objects a journal cannot store, passed by the caller."""
+        return dict(config)
+
+    @classmethod
+    def resume(
+        cls,
+        journal: Union[str, "os.PathLike[str]"],
+        evaluator: Evaluator,
+        budget: int,
+        *,
+        universe: Optional[CellBatch] = None,
+        n_jobs: Optional[int] = None,
+        predictor: Any = None,
+        **run_kwargs: Any,
+    ) -> "Searcher":
+        """Continues the search recorded in ``journal`` (written by :meth:`run`).
+
+        The searcher is rebuilt from the journal's header (its class, space, configuration and
+        seed), then ``run(evaluator, budget, journal=journal, resume=True, **run_kwargs)``
+        replays the recorded results and continues. What a journal cannot hold must be passed
+        again: the ``universe`` of a search restricted to one, and the ``predictor`` of a
+        :class:`PredictorSearch` that did not use the default one (both are checked against
+        the journal). ``Searcher.resume`` rebuilds any searcher; ``PredictorSearch.resume``
+        refuses a journal of another searcher.
+
+        Returns
+        -------
+        Searcher
+            The searcher, after the run.
+        """
+        from . import baselines, predictor as predictor_module  # noqa: F401  (registers the classes)
+
+        head = read_header(journal)
+        classes = {c.__name__: c for c in _subclasses(Searcher)}
+        name = head.get("searcher")
+        target = classes.get(str(name))
+        if target is None or not issubclass(target, cls):
+            raise JournalMismatchError(f"journal {str(journal)!r} was written by {name}, not by {cls.__name__}")
+        if head.get("universe") is not None and universe is None:
+            raise ValueError(
+                f"journal {str(journal)!r} records a search over a universe of cells (digest {head['universe']}): "
+                "pass the same universe=..."
+            )
+        kwargs = target._kwargs_from_config(dict(head["config"]), predictor=predictor)
+        searcher = target(
+            space_from_json(head["space"]), random_state=head.get("seed"), universe=universe, n_jobs=n_jobs, **kwargs
+        )
+        return searcher.run(evaluator, budget, journal=journal, resume=True, **run_kwargs)
+
     def run(
         self,
         evaluator: Evaluator,
@@ -718,3 +770,10 @@ def _space_universe(space: SearchSpace, n_jobs: Optional[int]) -> Universe:
             _SPACE_UNIVERSES.pop(next(iter(_SPACE_UNIVERSES)))
         _SPACE_UNIVERSES[space] = u
     return u
+
+
+def _subclasses(cls: type) -> list[type]:
+    out = [cls]
+    for sub in cls.__subclasses__():
+        out.extend(_subclasses(sub))
+    return out

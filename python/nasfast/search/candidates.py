@@ -17,7 +17,7 @@ from .._core import CellBatch, SpaceTooLargeError
 if TYPE_CHECKING:  # pragma: no cover
     from ._base import Searcher
 
-__all__ = ["CandidateStrategy", "FullSpace", "RandomSubset", "Neighbourhood", "Evolution", "Union"]
+__all__ = ["CandidateStrategy", "FullSpace", "RandomSubset", "Neighbourhood", "Evolution", "Union", "strategy_from_config"]
 
 _PRESETS = ("nb101", "bananas", "naslib")
 
@@ -212,3 +212,15 @@ class Union(CandidateStrategy):
         parts = [s.candidates(search) for s in self.strategies]
         parts = [p for p in parts if len(p)]
         return CellBatch.concat(parts) if parts else search._empty()
+
+
+def strategy_from_config(config: dict[str, Any]) -> CandidateStrategy:
+    """The strategy whose ``_config()`` is ``config`` (as stored in a journal header)."""
+    cfg = dict(config)
+    name = cfg.pop("strategy", None)
+    if name == "Union":
+        return Union(*(strategy_from_config(c) for c in cfg["strategies"]))
+    classes = {c.__name__: c for c in (FullSpace, RandomSubset, Neighbourhood, Evolution)}
+    if name not in classes:
+        raise ValueError(f"unknown candidate strategy {name!r} in {config!r}")
+    return classes[name](**cfg)  # type: ignore[no-any-return]

@@ -27,7 +27,7 @@ from typing import Any, Optional, Union
 
 JOURNAL_VERSION = 1
 
-__all__ = ["JOURNAL_VERSION", "Journal", "JournalMismatchError", "JournalWarning"]
+__all__ = ["JOURNAL_VERSION", "Journal", "JournalMismatchError", "JournalWarning", "read_header"]
 
 
 class JournalMismatchError(ValueError):
@@ -37,6 +37,26 @@ class JournalMismatchError(ValueError):
 
 class JournalWarning(UserWarning):
     """A recoverable problem with a journal (a truncated last line)."""
+
+
+def read_header(path: Union[str, "os.PathLike[str]"]) -> dict[str, Any]:
+    """The header line of the journal at ``path`` (checked for its type and version)."""
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        raise FileNotFoundError(f"journal {str(path)!r} does not exist or is empty: there is no search to resume")
+    with open(path, "rb") as f:
+        first = f.readline()
+    try:
+        head = json.loads(first.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise JournalMismatchError(f"journal {str(path)!r}: the first line is not a JSON header") from None
+    if not isinstance(head, dict) or head.get("type") != "header":
+        raise JournalMismatchError(f"journal {str(path)!r}: the first line is not a header")
+    if head.get("v") != JOURNAL_VERSION:
+        raise JournalMismatchError(
+            f"journal {str(path)!r} has version {head.get('v')!r}; this nasfast reads version {JOURNAL_VERSION}"
+        )
+    return head
 
 
 class Journal:

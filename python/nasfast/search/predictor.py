@@ -18,7 +18,7 @@ from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
 
 from .._core import CellBatch, SearchSpace
 from ._base import RandomState, Searcher, Universe
-from .candidates import CandidateStrategy, FullSpace
+from .candidates import CandidateStrategy, FullSpace, strategy_from_config
 from .forest import ForestRegressor
 
 __all__ = ["PredictorSearch", "default_predictor", "ACQUISITIONS", "ENCODINGS"]
@@ -390,10 +390,25 @@ class PredictorSearch(Searcher):
             )
         candidates._check(self)
 
+    @staticmethod
+    def _predictor_config(pred: Any) -> str:
+        return f"{type(pred).__name__}({sorted((k, repr(v)) for k, v in pred.get_params(deep=False).items())})"
+
+    @classmethod
+    def _kwargs_from_config(cls, config: dict[str, Any], **given: Any) -> dict[str, Any]:
+        kwargs = dict(config)
+        kwargs["candidates"] = strategy_from_config(kwargs["candidates"])
+        recorded = kwargs.pop("predictor")
+        predictor = given.get("predictor")
+        if predictor is None and recorded != cls._predictor_config(default_predictor()):
+            raise ValueError(f"the journal's search used the predictor {recorded}: pass it again as predictor=...")
+        kwargs["predictor"] = predictor
+        return kwargs
+
     def _config(self) -> dict[str, Any]:
         pred = default_predictor() if self.predictor is None else self.predictor
         return {
-            "predictor": f"{type(pred).__name__}({sorted((k, repr(v)) for k, v in pred.get_params(deep=False).items())})",
+            "predictor": self._predictor_config(pred),
             "encoding": self.encoding,
             "acquisition": self.acquisition,
             "candidates": self.candidates._config(),

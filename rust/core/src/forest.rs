@@ -591,19 +591,17 @@ impl Forest {
         let (d, t) = (self.n_features, self.n_estimators());
         let mut out = vec![0.0; rows * 2];
         fill_rows(&mut out, 2, n_jobs, |i, o| {
+            // one pass over the trees (Welford's update: stable, no second traversal)
             let row = &x[i * d..(i + 1) * d];
-            let mut sum = 0.0;
+            let (mut mean, mut m2) = (0.0, 0.0);
             for k in 0..t {
-                sum += self.leaf_value(k, row);
-            }
-            let mean = sum / t as f64;
-            let mut ss = 0.0;
-            for k in 0..t {
-                let e = self.leaf_value(k, row) - mean;
-                ss += e * e;
+                let v = self.leaf_value(k, row);
+                let delta = v - mean;
+                mean += delta / (k + 1) as f64;
+                m2 += delta * (v - mean);
             }
             o[0] = mean;
-            o[1] = (ss / t as f64).sqrt();
+            o[1] = (m2.max(0.0) / t as f64).sqrt();
         });
         let (mean, std) = out.chunks_exact(2).map(|p| (p[0], p[1])).unzip();
         Ok((mean, std))
