@@ -19,6 +19,7 @@ from nasfast import CellBatch, SearchSpace, SpaceTooLargeError
 from nasfast.search import (
     BenchmarkEvaluator,
     EvaluationError,
+    ForestRegressor,
     Evolution,
     FullSpace,
     History,
@@ -29,6 +30,7 @@ from nasfast.search import (
     RandomSubset,
     RegularizedEvolution,
     Union,
+    default_predictor,
 )
 
 # ---------------------------------------------------------------------------------- helpers
@@ -99,6 +101,7 @@ SEARCHERS: dict[str, Callable[..., Any]] = {
     "evolution": lambda sp, **kw: RegularizedEvolution(sp, population=10, sample_size=3, **kw),
     "local": lambda sp, **kw: LocalSearch(sp, **kw),
     "pred-full": lambda sp, **kw: PredictorSearch(sp, predictor=small_rf(), n_initial=5, **kw),
+    "pred-default": lambda sp, **kw: PredictorSearch(sp, n_initial=5, **kw),
     "pred-subset": lambda sp, **kw: PredictorSearch(sp, predictor=small_rf(), candidates=RandomSubset(60), n_initial=5, **kw),
     "pred-subset-refresh": lambda sp, **kw: PredictorSearch(
         sp, predictor=small_rf(), candidates=RandomSubset(60, refresh=True), n_initial=5, **kw
@@ -192,10 +195,13 @@ def test_random_subset_fixed_is_drawn_once(space5: SearchSpace, table: Table) ->
 
 
 @pytest.mark.parametrize("acquisition", ["greedy", "ucb", "ei", "thompson"])
-@pytest.mark.parametrize("predictor", ["forest", "gp", "boosting"])
+@pytest.mark.parametrize("predictor", ["forest", "core-forest", "gp", "boosting"])
+# a Gaussian process fitted on a handful of cells may run its length scale into a bound
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_every_acquisition_and_uncertainty(acquisition: str, predictor: str, space5: SearchSpace, table: Table) -> None:
     model = {
         "forest": small_rf(),
+        "core-forest": ForestRegressor(n_estimators=10, min_samples_leaf=2),
         "gp": GaussianProcessRegressor(),
         "boosting": GradientBoostingRegressor(n_estimators=10),
     }[predictor]
@@ -205,7 +211,7 @@ def test_every_acquisition_and_uncertainty(acquisition: str, predictor: str, spa
     assert len(set(keys)) == 20
     assert np.all(s.history_.candidate_set_size[5:] > 0)
     assert model.get_params() == type(model)(**model.get_params()).get_params()  # not mutated
-    assert not hasattr(model, "estimators_") and not hasattr(model, "X_train_")
+    assert not hasattr(model, "estimators_") and not hasattr(model, "X_train_") and not hasattr(model, "forest_")
 
 
 def test_batch_rule_avoids_identical_features(space5: SearchSpace, table: Table) -> None:
@@ -554,6 +560,27 @@ def test_forest_scoring_of_many_rows_matches_sklearn(space5: SearchSpace) -> Non
     np.testing.assert_allclose(sd, per_tree.std(axis=0), rtol=0, atol=1e-12)
     draw = model.draw(X, np.random.default_rng(1))
     assert any(np.array_equal(draw, p) for p in per_tree)
+
+
+def test_core_forest_scoring_of_many_rows_matches_its_trees() -> None:
+    """The same reduction to distinct rows with the default predictor (the core's forest): mean,
+    spread and a Thompson draw equal those of its trees on every row."""
+    from nasfast.search.predictor import _REDUCE_MIN_ROWS, _Surrogate
+
+    rng = np.random.default_rng(1)
+    X = (rng.random((3 * _REDUCE_MIN_ROWS, 60)) < 0.2).astype(np.uint8)
+    train = np.flatnonzero(rng.random(len(X)) < 0.03)
+    y = X[train, :10].sum(axis=1) + rng.normal(size=len(train))
+    model = _Surrogate(default_predictor(), None, seed=3, n_jobs=2)
+    model.fit(X[train].astype(np.float32), y)
+    assert model.core is not None
+    mu, sd = model.mean_std(X)
+    assert model._prepared is not None and model._prepared[2] is not None  # rows were reduced
+    members = model.models[0].predict_members(X[:, model.columns].astype(np.float32))
+    np.testing.assert_allclose(mu, members.mean(axis=1), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(sd, members.std(axis=1), rtol=0, atol=1e-9)
+    draw = model.draw(X, np.random.default_rng(1))
+    assert any(np.array_equal(draw, members[:, t]) for t in range(members.shape[1]))
 
 
 def test_full_space_picks_the_best_acquisition(space5: SearchSpace, table: Table) -> None:
