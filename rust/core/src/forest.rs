@@ -97,30 +97,20 @@ impl ForestParams {
     }
 }
 
-/// A fitted forest: the nodes of all trees in flat arrays. Node `k` of tree `t` is entry
-/// `tree_start[t] + k`; node 0 is the root; an internal node has `feature >= 0` and the local
-/// indices of its children, which are always larger than its own; a leaf has `feature == -1`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Forest {
-    n_features: usize,
-    tree_start: Vec<u32>,
-    feature: Vec<i32>,
-    threshold: Vec<f64>,
-    left: Vec<u32>,
-    right: Vec<u32>,
-    value: Vec<f64>,
+/// The nodes of one or more trees in flat arrays: an internal node has `feature >= 0`, a
+/// `threshold` (`x[feature] <= threshold` goes left) and the indices of its `left` and `right`
+/// children inside its tree, which are always larger than its own; a leaf has `feature == -1`.
+/// `value` is the mean of the node's samples (the prediction of a leaf).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Nodes {
+    pub feature: Vec<i32>,
+    pub threshold: Vec<f64>,
+    pub left: Vec<u32>,
+    pub right: Vec<u32>,
+    pub value: Vec<f64>,
 }
 
-#[derive(Default)]
-struct Tree {
-    feature: Vec<i32>,
-    threshold: Vec<f64>,
-    left: Vec<u32>,
-    right: Vec<u32>,
-    value: Vec<f64>,
-}
-
-impl Tree {
+impl Nodes {
     fn push_leaf(&mut self) -> usize {
         self.feature.push(-1);
         self.threshold.push(0.0);
@@ -129,6 +119,33 @@ impl Tree {
         self.value.push(0.0);
         self.feature.len() - 1
     }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.feature.len()
+    }
+
+    /// Whether there are no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.feature.is_empty()
+    }
+
+    fn append(&mut self, other: Nodes) {
+        self.feature.extend(other.feature);
+        self.threshold.extend(other.threshold);
+        self.left.extend(other.left);
+        self.right.extend(other.right);
+        self.value.extend(other.value);
+    }
+}
+
+/// A fitted forest: the [`Nodes`] of all trees one after the other; node `k` of tree `t` is
+/// entry `tree_start[t] + k`, and node 0 of a tree is its root.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Forest {
+    n_features: usize,
+    tree_start: Vec<u32>,
+    nodes: Nodes,
 }
 
 /// The best split found so far at a node.
@@ -291,12 +308,12 @@ impl Grower<'_> {
         best
     }
 
-    fn grow(mut self) -> Tree {
+    fn grow(mut self) -> Nodes {
         let n = self.data.rows;
         let mut samples: Vec<u32> =
             if self.p.bootstrap { (0..n).map(|_| self.rng.below(n as u64) as u32).collect() } else { (0..n as u32).collect() };
         let mut right_part: Vec<u32> = Vec::with_capacity(n);
-        let mut tree = Tree::default();
+        let mut tree = Nodes::default();
         tree.push_leaf();
         // (node, start, end, depth); the left child is grown first
         let mut stack = vec![(0usize, 0usize, n, 0usize)];
@@ -419,45 +436,26 @@ impl Forest {
             }
             .grow()
         };
-        let trees: Vec<Tree> = if n_jobs == Some(1) || params.n_estimators == 1 {
+        let trees: Vec<Nodes> = if n_jobs == Some(1) || params.n_estimators == 1 {
             (0..params.n_estimators).map(grow).collect()
         } else {
             with_jobs(n_jobs, || (0..params.n_estimators).into_par_iter().map(grow).collect())
         };
-        let total: usize = trees.iter().map(|t| t.feature.len()).sum();
-        let mut f = Forest {
-            n_features,
-            tree_start: Vec::with_capacity(trees.len() + 1),
-            feature: Vec::with_capacity(total),
-            threshold: Vec::with_capacity(total),
-            left: Vec::with_capacity(total),
-            right: Vec::with_capacity(total),
-            value: Vec::with_capacity(total),
-        };
-        f.tree_start.push(0);
+        let mut tree_start = Vec::with_capacity(trees.len() + 1);
+        tree_start.push(0);
+        let mut nodes = Nodes::default();
         for t in trees {
-            f.feature.extend(t.feature);
-            f.threshold.extend(t.threshold);
-            f.left.extend(t.left);
-            f.right.extend(t.right);
-            f.value.extend(t.value);
-            f.tree_start.push(f.feature.len() as u32);
+            nodes.append(t);
+            tree_start.push(nodes.len() as u32);
         }
-        Ok(f)
+        Ok(Forest { n_features, tree_start, nodes })
     }
 
     /// Rebuilds a forest from its arrays (see [`Forest::parts`]), checking that they describe
     /// trees every row can be routed through.
-    pub fn from_parts(
-        n_features: usize,
-        tree_start: Vec<u32>,
-        feature: Vec<i32>,
-        threshold: Vec<f64>,
-        left: Vec<u32>,
-        right: Vec<u32>,
-        value: Vec<f64>,
-    ) -> Result<Forest, ForestError> {
+    pub fn from_parts(n_features: usize, tree_start: Vec<u32>, nodes: Nodes) -> Result<Forest, ForestError> {
         let bad = |msg: String| Err(ForestError::BadStructure(msg));
+        let Nodes { feature, threshold, left, right, value } = &nodes;
         let n = feature.len();
         if threshold.len() != n || left.len() != n || right.len() != n || value.len() != n {
             return bad(format!(
@@ -500,13 +498,12 @@ impl Forest {
                 }
             }
         }
-        Ok(Forest { n_features, tree_start, feature, threshold, left, right, value })
+        Ok(Forest { n_features, tree_start, nodes })
     }
 
-    /// The arrays of [`Forest::from_parts`]: `(tree_start, feature, threshold, left, right, value)`.
-    #[allow(clippy::type_complexity)]
-    pub fn parts(&self) -> (&[u32], &[i32], &[f64], &[u32], &[u32], &[f64]) {
-        (&self.tree_start, &self.feature, &self.threshold, &self.left, &self.right, &self.value)
+    /// The arrays of [`Forest::from_parts`]: `tree_start` and the nodes.
+    pub fn parts(&self) -> (&[u32], &Nodes) {
+        (&self.tree_start, &self.nodes)
     }
 
     /// Number of trees.
@@ -521,13 +518,13 @@ impl Forest {
 
     /// Number of nodes of all trees.
     pub fn n_nodes(&self) -> usize {
-        self.feature.len()
+        self.nodes.len()
     }
 
     /// The features some node splits on, ascending.
     pub fn used_features(&self) -> Vec<usize> {
         let mut used = vec![false; self.n_features];
-        for &f in &self.feature {
+        for &f in &self.nodes.feature {
             if f >= 0 {
                 used[f as usize] = true;
             }
@@ -537,14 +534,15 @@ impl Forest {
 
     #[inline]
     fn leaf_value(&self, t: usize, row: &[f32]) -> f64 {
+        let nodes = &self.nodes;
         let base = self.tree_start[t] as usize;
         let mut g = base;
         loop {
-            let f = self.feature[g];
+            let f = nodes.feature[g];
             if f < 0 {
-                return self.value[g];
+                return nodes.value[g];
             }
-            let next = if f64::from(row[f as usize]) <= self.threshold[g] { self.left[g] } else { self.right[g] };
+            let next = if f64::from(row[f as usize]) <= nodes.threshold[g] { nodes.left[g] } else { nodes.right[g] };
             g = base + next as usize;
         }
     }
@@ -640,9 +638,9 @@ mod tests {
             // depth of every node
             let mut depth = vec![0usize; b - a];
             for k in 0..b - a {
-                if f.feature[a + k] >= 0 {
-                    depth[f.left[a + k] as usize] = depth[k] + 1;
-                    depth[f.right[a + k] as usize] = depth[k] + 1;
+                if f.nodes.feature[a + k] >= 0 {
+                    depth[f.nodes.left[a + k] as usize] = depth[k] + 1;
+                    depth[f.nodes.right[a + k] as usize] = depth[k] + 1;
                 }
             }
             assert!(depth.iter().all(|&dp| dp <= 4));
@@ -717,13 +715,12 @@ mod tests {
         let f = Forest::fit(&x, 2, &y, &p, 0, None).unwrap();
         assert!(matches!(f.predict_member(&x[..3], 3, 0, None), Err(ForestError::FeatureMismatch { .. })));
         assert!(matches!(f.predict_member(&x, 2, 100, None), Err(ForestError::TreeOutOfRange { .. })));
-        let (ts, fe, th, l, r, v) = f.parts();
-        let g = Forest::from_parts(2, ts.to_vec(), fe.to_vec(), th.to_vec(), l.to_vec(), r.to_vec(), v.to_vec()).unwrap();
+        let (ts, nodes) = f.parts();
+        let g = Forest::from_parts(2, ts.to_vec(), nodes.clone()).unwrap();
         assert_eq!(f, g);
-        let mut bad_left = l.to_vec();
-        if let Some(k) = fe.iter().position(|&f| f >= 0) {
-            bad_left[k] = 0;
-            assert!(Forest::from_parts(2, ts.to_vec(), fe.to_vec(), th.to_vec(), bad_left, r.to_vec(), v.to_vec()).is_err());
-        }
+        let k = nodes.feature.iter().position(|&f| f >= 0).expect("an internal node");
+        let mut cycle = nodes.clone();
+        cycle.left[k] = k as u32; // a node that is its own child
+        assert!(matches!(Forest::from_parts(2, ts.to_vec(), cycle), Err(ForestError::BadStructure(_))));
     }
 }

@@ -2,7 +2,7 @@
 //! estimator around it, `nasfast.search.ForestRegressor`, lives in Python.
 
 use crate::convert::{jobs, seed_from};
-use nasfast_core::forest::{Forest, ForestError, ForestParams};
+use nasfast_core::forest::{Forest, ForestError, ForestParams, Nodes};
 use numpy::ndarray::Array2;
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyIndexError, PyTypeError, PyValueError};
@@ -101,7 +101,8 @@ impl PyForest {
         right: Vec<u32>,
         value: Vec<f64>,
     ) -> PyResult<Self> {
-        let forest = Forest::from_parts(n_features, tree_start, feature, threshold, left, right, value).map_err(forest_err)?;
+        let nodes = Nodes { feature, threshold, left, right, value };
+        let forest = Forest::from_parts(n_features, tree_start, nodes).map_err(forest_err)?;
         Ok(PyForest { forest })
     }
 
@@ -128,16 +129,16 @@ impl PyForest {
     /// ``right`` are node indices inside the tree; ``x[feature] <= threshold`` goes left.
     #[getter]
     fn arrays<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        let (ts, fe, th, l, r, v) = self.forest.parts();
+        let (ts, n) = self.forest.parts();
         PyTuple::new(
             py,
             [
                 PyArray1::from_slice(py, ts).into_any(),
-                PyArray1::from_slice(py, fe).into_any(),
-                PyArray1::from_slice(py, th).into_any(),
-                PyArray1::from_slice(py, l).into_any(),
-                PyArray1::from_slice(py, r).into_any(),
-                PyArray1::from_slice(py, v).into_any(),
+                PyArray1::from_slice(py, &n.feature).into_any(),
+                PyArray1::from_slice(py, &n.threshold).into_any(),
+                PyArray1::from_slice(py, &n.left).into_any(),
+                PyArray1::from_slice(py, &n.right).into_any(),
+                PyArray1::from_slice(py, &n.value).into_any(),
             ],
         )
     }
