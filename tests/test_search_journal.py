@@ -208,6 +208,8 @@ def test_resume_classmethod_with_the_default_predictor_and_any_searcher(tmp_path
 
     journal = tmp_path / "r.jsonl"
     RegularizedEvolution(space5, population=6, sample_size=3, random_state=5).run(Counting(table), 8, journal=journal)
+    with pytest.raises(TypeError, match="RegularizedEvolution takes no predictor"):
+        RegularizedEvolution.resume(journal, Counting(table), 12, predictor=RandomForestRegressor())
     resumed = RegularizedEvolution.resume(journal, Counting(table), 12)
     reference = RegularizedEvolution(space5, population=6, sample_size=3, random_state=5).run(Counting(table), 12)
     assert isinstance(resumed, RegularizedEvolution) and resumed.history_.equals(reference.history_)

@@ -490,6 +490,8 @@ class Searcher:
     def _kwargs_from_config(cls, config: dict[str, Any], **given: Any) -> dict[str, Any]:
         """Constructor arguments from the ``config`` of a journal header (``_config`` is the
         inverse); ``given`` holds objects a journal cannot store, passed by the caller."""
+        if given.get("predictor") is not None:
+            raise TypeError(f"{cls.__name__} takes no predictor")
         return dict(config)
 
     @classmethod
