@@ -1,9 +1,10 @@
-"""Shared fixtures of the test suite: spaces, the data folder, seeded generators."""
+"""Shared fixtures of the test suite: spaces, the data folder, seeded generators, the synthetic
+table the search tests evaluate on."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import pytest
@@ -11,6 +12,9 @@ import pytest
 from nasfast import CellBatch, SearchSpace
 
 import reference as ref
+
+if TYPE_CHECKING:
+    from test_search import Table
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NB101_DATA_DIR = REPO_ROOT / ".." / "shared" / "data" / "nb101"
@@ -32,6 +36,20 @@ def small_space() -> SearchSpace:
 def big_space() -> SearchSpace:
     """A space far too large to enumerate: 12 vertices, 16 edges, 5 ops."""
     return SearchSpace(12, 16, ["a", "b", "c", "d", "e"])
+
+
+@pytest.fixture(scope="session")
+def space5() -> SearchSpace:
+    """5 vertices, 9 edges, 2 ops: 779 unique cells (the search tests' space)."""
+    return SearchSpace(5, 9, ["a", "b"])
+
+
+@pytest.fixture(scope="session")
+def table(space5: SearchSpace) -> "Table":
+    """The synthetic table over every cell of ``space5`` (read-only)."""
+    from test_search import Table
+
+    return Table(space5)
 
 
 @pytest.fixture(scope="session")

@@ -76,17 +76,6 @@ class Table:
         return ref.iso_key(*ref.batch_cells(self.cells)[int(np.argmax(self.values()))])
 
 
-@pytest.fixture(scope="module")
-def space5() -> SearchSpace:
-    """5 vertices, 9 edges, 2 ops: 779 unique cells."""
-    return SearchSpace(5, 9, ["a", "b"])
-
-
-@pytest.fixture(scope="module")
-def table(space5: SearchSpace) -> Table:
-    return Table(space5)
-
-
 def hist_keys(h: History) -> list[bytes]:
     return [ref.iso_key(*c) for c in ref.batch_cells(h.cells)]
 
@@ -540,47 +529,36 @@ def test_end_to_end_on_surrogate() -> None:
 # ---------------------------------------------------------------------------------- scoring shortcuts
 
 
-def test_forest_scoring_of_many_rows_matches_sklearn(space5: SearchSpace) -> None:
-    """The forest scores distinct rows over the features its trees use; the result must equal
-    sklearn's own prediction of every row (mean) and the spread of its trees (std)."""
+@pytest.mark.parametrize("forest", ["scikit-learn", "core"])
+def test_forest_scoring_of_many_rows_matches_its_trees(forest: str) -> None:
+    """A forest scores the distinct rows over the features its trees use; mean, spread and a
+    Thompson draw must equal those of its trees on every row (and, for scikit-learn's forest,
+    its own prediction)."""
     from nasfast.search.predictor import _REDUCE_MIN_ROWS, _Surrogate
 
     rng = np.random.default_rng(0)
     X = (rng.random((3 * _REDUCE_MIN_ROWS, 60)) < 0.2).astype(np.uint8)
     train = np.flatnonzero(rng.random(len(X)) < 0.02)
     y = X[train, :10].sum(axis=1) + rng.normal(size=len(train))
-    model = _Surrogate(small_rf(), None, seed=3, n_jobs=2)
+    model = _Surrogate(small_rf() if forest == "scikit-learn" else default_predictor(), None, seed=3, n_jobs=2)
     model.fit(X[train].astype(np.float32), y)
-    mu, sd = model.mean_std(X)
-    forest = model.models[0]
-    Xf = X[:, model.columns].astype(np.float32)  # the model is fitted on the varying columns
-    assert np.array_equal(model.columns, np.flatnonzero(X[train].min(axis=0) != X[train].max(axis=0)))
-    np.testing.assert_allclose(mu, forest.predict(Xf), rtol=0, atol=1e-12)
-    per_tree = np.array([t.predict(Xf) for t in forest.estimators_])
-    np.testing.assert_allclose(sd, per_tree.std(axis=0), rtol=0, atol=1e-12)
-    draw = model.draw(X, np.random.default_rng(1))
-    assert any(np.array_equal(draw, p) for p in per_tree)
-
-
-def test_core_forest_scoring_of_many_rows_matches_its_trees() -> None:
-    """The same reduction to distinct rows with the default predictor (the core's forest): mean,
-    spread and a Thompson draw equal those of its trees on every row."""
-    from nasfast.search.predictor import _REDUCE_MIN_ROWS, _Surrogate
-
-    rng = np.random.default_rng(1)
-    X = (rng.random((3 * _REDUCE_MIN_ROWS, 60)) < 0.2).astype(np.uint8)
-    train = np.flatnonzero(rng.random(len(X)) < 0.03)
-    y = X[train, :10].sum(axis=1) + rng.normal(size=len(train))
-    model = _Surrogate(default_predictor(), None, seed=3, n_jobs=2)
-    model.fit(X[train].astype(np.float32), y)
-    assert model.core is not None
+    assert (model.core is not None) == (forest == "core")
     mu, sd = model.mean_std(X)
     assert model._prepared is not None and model._prepared[2] is not None  # rows were reduced
-    members = model.models[0].predict_members(X[:, model.columns].astype(np.float32))
-    np.testing.assert_allclose(mu, members.mean(axis=1), rtol=0, atol=1e-12)
-    np.testing.assert_allclose(sd, members.std(axis=1), rtol=0, atol=1e-9)
+    est = model.models[0]
+    Xf = X[:, model.columns].astype(np.float32)  # the model is fitted on the varying columns
+    assert np.array_equal(model.columns, np.flatnonzero(X[train].min(axis=0) != X[train].max(axis=0)))
+    if forest == "scikit-learn":
+        per_tree = np.array([t.predict(Xf) for t in est.estimators_])
+        np.testing.assert_allclose(mu, est.predict(Xf), rtol=0, atol=1e-12)
+        sd_atol = 1e-12
+    else:
+        per_tree = est.predict_members(Xf).T
+        sd_atol = 1e-9  # the core sums the spread in another order than numpy
+    np.testing.assert_allclose(mu, per_tree.mean(axis=0), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(sd, per_tree.std(axis=0), rtol=0, atol=sd_atol)
     draw = model.draw(X, np.random.default_rng(1))
-    assert any(np.array_equal(draw, members[:, t]) for t in range(members.shape[1]))
+    assert any(np.array_equal(draw, p) for p in per_tree)
 
 
 def test_full_space_picks_the_best_acquisition(space5: SearchSpace, table: Table) -> None:

@@ -47,16 +47,6 @@ def searchers(space: SearchSpace) -> list[Any]:
     ]
 
 
-@pytest.fixture(scope="module")
-def space5() -> SearchSpace:
-    return SearchSpace(5, 9, ["a", "b"])
-
-
-@pytest.fixture(scope="module")
-def table(space5: SearchSpace) -> Table:
-    return Table(space5)
-
-
 def test_process_pool_gives_the_inline_history(space5: SearchSpace, table: Table) -> None:
     ev = JitteryEvaluator(table)
     inline = [s.run(ev, 24).history_ for s in searchers(space5)]

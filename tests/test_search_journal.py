@@ -50,16 +50,6 @@ class Counting:
         return self.inner(cells)
 
 
-@pytest.fixture(scope="module")
-def space5() -> SearchSpace:
-    return SearchSpace(5, 9, ["a", "b"])
-
-
-@pytest.fixture(scope="module")
-def table(space5: SearchSpace) -> Table:
-    return Table(space5)
-
-
 def make_searcher(space: SearchSpace, **kw: Any) -> PredictorSearch:
     params: dict[str, Any] = dict(
         predictor=RandomForestRegressor(n_estimators=10, min_samples_leaf=2),
