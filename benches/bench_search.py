@@ -237,8 +237,15 @@ def middle_of_run(space: SearchSpace, oracle: Oracle, candidates: Any) -> Predic
     return s
 
 
-def run_split(s: PredictorSearch, oracle: Oracle, budget: int) -> dict[str, float]:
-    """Runs a search and returns its time split (seconds)."""
+def check_run(s: PredictorSearch, oracle: Oracle, n: int) -> None:
+    """The search evaluated ``n`` distinct cells and recorded the oracle's values."""
+    cells = s.history_.cells
+    assert s.n_evaluated_ == n == len(np.unique(cells.fingerprints()))
+    np.testing.assert_array_equal(s.history_.values, oracle.query(cells))
+
+
+def run_split(s: PredictorSearch, oracle: Oracle, budget: int) -> tuple[PredictorSearch, dict[str, float]]:
+    """Runs a search; returns it and its time split (seconds)."""
     oracle.seconds = 0.0
     t = time.perf_counter()
     s.run(oracle, budget)
@@ -247,22 +254,22 @@ def run_split(s: PredictorSearch, oracle: Oracle, budget: int) -> dict[str, floa
     split["evaluate"] = oracle.seconds
     split["bookkeeping"] = total - sum(split.values())
     split["total"] = total
-    return {k: round(v, 3) for k, v in split.items()}
+    return s, {k: round(v, 3) for k, v in split.items()}
 
 
 @pytest.mark.benchmark(group="search-run-full")
 def test_run_full_space_nasfast(benchmark: Any, space: SearchSpace, oracle: Oracle) -> None:
     warm_searcher(space, oracle, FullSpace()).ask(1)  # the feature cache, built once per process
-    splits: list[dict[str, float]] = []
-    benchmark.pedantic(
-        lambda: splits.append(run_split(PredictorSearch(space, candidates=FullSpace(), random_state=SEED), oracle, BUDGET)),
+    searcher, split = benchmark.pedantic(
+        lambda: run_split(PredictorSearch(space, candidates=FullSpace(), random_state=SEED), oracle, BUDGET),
         rounds=1, iterations=1,
     )
     record(
-        benchmark, "nasfast", "time", target=60.0, target_op="<=", split=splits[0],
+        benchmark, "nasfast", "time", target=60.0, target_op="<=", split=split,
         operation=f"PredictorSearch run, {BUDGET} evaluations, FullSpace",
     )
-    assert all(v >= 0 for v in splits[0].values())
+    assert all(v >= 0 for v in split.values())
+    check_run(searcher, oracle, BUDGET)
 
 
 @pytest.mark.benchmark(group="search-run-full")
@@ -271,34 +278,37 @@ def test_run_full_space_baseline(benchmark: Any, space: SearchSpace, oracle: Ora
     X = cells.encode("path")
     fps = cells.fingerprints()
 
-    def loop(s: PredictorSearch) -> None:
+    def loop(s: PredictorSearch) -> PredictorSearch:
         for _ in range(BASELINE_ROUNDS):
             model = baseline_fit(s)
             free = ~np.isin(fps, s.history_.cells.fingerprints())
             scores = np.where(free, naive_scores(model, X, max(s._y_told)), -np.inf)
             pick = cells[int(np.argmax(scores)) : int(np.argmax(scores)) + 1]
             s.tell(pick, oracle(pick))
+        return s
 
-    benchmark.pedantic(loop, setup=lambda: ((middle_of_run(space, oracle, FullSpace()),), {}), rounds=1, iterations=1)
+    s = benchmark.pedantic(loop, setup=lambda: ((middle_of_run(space, oracle, FullSpace()),), {}), rounds=1, iterations=1)
     record(benchmark, "baseline", "time", scale=(BUDGET - 10) / BASELINE_ROUNDS, detail="extrapolated", note=BASELINE_NOTE)
+    check_run(s, oracle, (BUDGET - BASELINE_ROUNDS) // 2 + BASELINE_ROUNDS)
 
 
 @pytest.mark.benchmark(group="search-run-neighbourhood")
 def test_run_neighbourhood_nasfast(benchmark: Any, space: SearchSpace, oracle: Oracle) -> None:
-    splits: list[dict[str, float]] = []
-    benchmark.pedantic(
-        lambda: splits.append(run_split(PredictorSearch(space, candidates=Neighbourhood(), random_state=SEED), oracle, BUDGET)),
+    searcher, split = benchmark.pedantic(
+        lambda: run_split(PredictorSearch(space, candidates=Neighbourhood(), random_state=SEED), oracle, BUDGET),
         rounds=1, iterations=1,
     )
     record(
-        benchmark, "nasfast", "time", target=10.0, target_op="<=", split=splits[0],
+        benchmark, "nasfast", "time", target=10.0, target_op="<=", split=split,
         operation=f"PredictorSearch run, {BUDGET} evaluations, Neighbourhood",
     )
+    assert all(v >= 0 for v in split.values())
+    check_run(searcher, oracle, BUDGET)
 
 
 @pytest.mark.benchmark(group="search-run-neighbourhood")
 def test_run_neighbourhood_baseline(benchmark: Any, space: SearchSpace, oracle: Oracle) -> None:
-    def loop(s: PredictorSearch) -> None:
+    def loop(s: PredictorSearch) -> PredictorSearch:
         for _ in range(BASELINE_ROUNDS):
             model = baseline_fit(s)
             seen = {ref.canonical_form(m, labels) for m, labels in to_reference(s.history_.cells)}
@@ -319,9 +329,11 @@ def test_run_neighbourhood_baseline(benchmark: Any, space: SearchSpace, oracle: 
             ops[0, : len(labels)] = labels
             pick = CellBatch.from_arrays(adj, ops, space)
             s.tell(pick, oracle(pick))
+        return s
 
-    benchmark.pedantic(loop, setup=lambda: ((middle_of_run(space, oracle, Neighbourhood()),), {}), rounds=1, iterations=1)
+    s = benchmark.pedantic(loop, setup=lambda: ((middle_of_run(space, oracle, Neighbourhood()),), {}), rounds=1, iterations=1)
     record(benchmark, "baseline", "time", scale=(BUDGET - 10) / BASELINE_ROUNDS, detail="extrapolated", note=BASELINE_NOTE)
+    check_run(s, oracle, (BUDGET - BASELINE_ROUNDS) // 2 + BASELINE_ROUNDS)
 
 
 # ----------------------------------------------------------------------------- default predictor
