@@ -13,7 +13,7 @@ from ._history import History
 from .baselines import LocalSearch, RandomSearch, RegularizedEvolution
 from .candidates import CandidateStrategy, Evolution, FullSpace, Neighbourhood, RandomSubset, Union
 from .evaluators import BenchmarkEvaluator
-from .forest import ForestRegressor
+from ..predictors.forest import ForestRegressor
 from .journal import JOURNAL_VERSION, JournalMismatchError, JournalWarning
 from .predictor import PredictorSearch, default_predictor
 

@@ -19,7 +19,7 @@ from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
 from .._core import CellBatch, SearchSpace
 from ._base import RandomState, Searcher, Universe
 from .candidates import CandidateStrategy, FullSpace, strategy_from_config
-from .forest import ForestRegressor
+from ..predictors.forest import ForestRegressor
 
 __all__ = ["PredictorSearch", "default_predictor", "ACQUISITIONS", "ENCODINGS"]
 
