@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from nasfast import CellBatch, SearchSpace
 from nasfast.search import (
     JOURNAL_VERSION,
     BenchmarkEvaluator,
+    JournalCorruptError,
     JournalMismatchError,
     JournalWarning,
     Neighbourhood,
@@ -64,6 +66,16 @@ def make_searcher(space: SearchSpace, **kw: Any) -> PredictorSearch:
 
 def read_lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def write_lines(path: Path, records: list[dict[str, Any]]) -> None:
+    """Write records as a journal with valid checksums (each line's CRC-32 continues the last)."""
+    text, crc = [], 0
+    for rec in records:
+        body = json.dumps({k: v for k, v in rec.items() if k != "crc"}, separators=(",", ":"))[:-1]
+        crc = zlib.crc32(body.encode(), crc)
+        text.append(f'{body},"crc":"{crc:08x}"}}\n')
+    path.write_text("".join(text))
 
 
 CHILD = textwrap.dedent(
@@ -151,7 +163,7 @@ def test_a_foreign_journal_is_refused(tmp_path: Path, space5: SearchSpace, table
     lines = journal.read_text().splitlines()
     lines[2] = lines[2][:20]  # damage a line in the middle
     journal.write_text("\n".join(lines) + "\n")
-    with pytest.raises(JournalMismatchError, match="line 3 is not valid JSON"):
+    with pytest.raises(JournalCorruptError, match="line 3 is damaged"):
         make_searcher(space5).run(Counting(table), 8, journal=journal, resume=True)
 
 
@@ -172,7 +184,7 @@ def test_resume_detects_a_changed_evaluator(tmp_path: Path, space5: SearchSpace,
     tells = [i for i, r in enumerate(lines) if r["type"] == "tell"]
     for i in tells:
         lines[i]["value"] = 1.0 - (lines[i]["value"] or 0.0)  # other results: other asks
-    journal.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    write_lines(journal, lines)  # a consistent journal (checksums recomputed) of other results
     with pytest.raises(JournalMismatchError, match="replay"):
         make_searcher(space5).run(Counting(table), 12, journal=journal, resume=True)
 

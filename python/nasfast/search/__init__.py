@@ -14,7 +14,7 @@ from .baselines import LocalSearch, RandomSearch, RegularizedEvolution
 from .candidates import CandidateStrategy, Evolution, FullSpace, Neighbourhood, RandomSubset, Union
 from .evaluators import BenchmarkEvaluator
 from ..predictors.forest import ForestRegressor
-from .journal import JOURNAL_VERSION, JournalMismatchError, JournalWarning
+from .journal import JOURNAL_VERSION, JournalCorruptError, JournalMismatchError, JournalWarning
 from .predictor import PredictorSearch, default_predictor
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "FullSpace",
     "History",
     "JOURNAL_VERSION",
+    "JournalCorruptError",
     "JournalMismatchError",
     "JournalWarning",
     "LocalSearch",

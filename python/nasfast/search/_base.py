@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from .._core import CellBatch, SearchSpace
 from ._history import History, cells_from_json, cells_to_json, space_from_json, space_to_json
-from .journal import Journal, JournalMismatchError, read_header
+from .journal import Journal, JournalCorruptError, JournalMismatchError, read_header
 
 __all__ = ["Searcher", "Universe", "EvaluationError", "resolve_seed"]
 
@@ -25,7 +25,8 @@ Evaluator = Callable[[CellBatch], Any]
 
 
 class EvaluationError(RuntimeError):
-    """The evaluator failed on too many cells in a row: the run stops."""
+    """The evaluator failed on too many cells in a row: the run stops. With a journal, the run
+    can be resumed once the evaluator is fixed (the recorded failures stay in the history)."""
 
 
 def resolve_seed(random_state: RandomState) -> int:
@@ -97,6 +98,7 @@ class _Slot:
     submitted: float = 0.0
     attempts: int = 0
     replay: Optional[dict[str, Any]] = None
+    line: int = 0
     result: Optional[tuple[float, float, Optional[str]]] = field(default=None)
 
 
@@ -131,7 +133,24 @@ def _parse_result(out: Any) -> tuple[float, float]:
         if ca.shape != (1,):
             raise ValueError(f"the evaluator returned {ca.size} costs for 1 cell")
         c = float(ca[0])
+    bad = _non_finite(float(v[0]), c)
+    if bad is not None:
+        raise ValueError(f"the evaluator returned {bad}")
     return float(v[0]), c
+
+
+def _non_finite(value: float, cost: float) -> Optional[str]:
+    """What is wrong with a result holding an infinite value or cost (``None`` if nothing).
+
+    Such a result is a failed evaluation: an infinity is not a score a predictor can fit, nor a
+    number a journal (JSON) can hold. NaN is not reported: a NaN value marks a failure already
+    and a NaN cost means unknown.
+    """
+    if math.isinf(value):
+        return f"a non-finite value {value!r}"
+    if math.isinf(cost):
+        return f"a non-finite cost {cost!r}"
+    return None
 
 
 def _error_text(e: BaseException) -> str:
@@ -395,7 +414,9 @@ class Searcher:
             The evaluated cells (usually from :meth:`ask`, in any order; other cells are
             accepted too and recorded with ``iteration = -1``).
         values : array-like of float
-            Their values (maximised); NaN marks a failed evaluation.
+            Their values (maximised); NaN marks a failed evaluation. An infinite value (or
+            cost) is recorded as a failed evaluation too: value NaN, with the reason as its
+            error text.
         costs : array-like of float, optional
             Their costs (NaN when unknown).
         errors : sequence of str or None, optional
@@ -418,6 +439,15 @@ class Searcher:
             raise ValueError(f"errors has {len(err)} entries for {n} cells")
         if n == 0:
             return
+        infinite = np.flatnonzero(np.isinf(v) | np.isinf(c))
+        if len(infinite):  # failed evaluations (copies: the caller's arrays are left alone)
+            v, c = v.copy(), c.copy()
+            for i in infinite.tolist():
+                if err[i] is None:
+                    err[i] = f"ValueError: the evaluator returned {_non_finite(float(v[i]), float(c[i]))}"
+                v[i] = math.nan
+                if math.isinf(c[i]):
+                    c[i] = math.nan
         fps = cells.fingerprints(n_jobs=self.n_jobs)
         wall = self._wall_offset + time.perf_counter() - self._t0
         new = [int(f) for f in fps.tolist() if int(f) not in self._taken]
@@ -574,7 +604,8 @@ class Searcher:
             JSON-lines journal of every ask and result (see :mod:`nasfast.search.journal`).
         resume : bool
             Continue the search recorded in ``journal``: recorded results are replayed, not
-            evaluated again. Without a journal file the search starts afresh.
+            evaluated again. Without a journal file the search starts afresh. The journal's
+            seed is the search's: ``random_state=None`` adopts it, an int must equal it.
         stop : callable, optional
             ``stop(history)`` is called after each result; ``True`` ends the run.
         timeout : float, optional
@@ -584,10 +615,22 @@ class Searcher:
             Extra attempts for a failed evaluation before it is recorded as failed.
         max_consecutive_failures : int
             The run stops with :class:`EvaluationError` after this many failed cells in a row.
+            Only results evaluated by this run count: the failures a resumed run replays from
+            its journal do not, so a run stopped by :class:`EvaluationError` can be resumed
+            (with a fixed evaluator) and starts a fresh count.
 
         Returns
         -------
         self
+
+        Raises
+        ------
+        EvaluationError
+            After ``max_consecutive_failures`` failed evaluations in a row (an exception, a
+            timeout, an infinite value or cost: each is recorded with its reason).
+        JournalMismatchError
+            If ``journal`` belongs to another search, or the replay diverges from it;
+            :class:`~nasfast.search.journal.JournalCorruptError` if a line of it is damaged.
         """
         if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
             raise ValueError(f"budget = {budget!r}: must be a positive int")
@@ -609,16 +652,17 @@ class Searcher:
         if journal is not None:
             header = self._header()
             jr = Journal(journal, header, resume=resume)
-            if jr.asks or jr.tells:
+            # The seed of an existing journal (even one holding only its header) is the seed of
+            # the search; random_state=None adopts it, any other random_state must be that seed.
+            if jr.resumed:
                 if not isinstance(self.random_state, (type(None), int, np.integer)) or (
                     self.random_state is not None and int(self.random_state) != jr.seed
                 ):
+                    jr.close()
                     raise JournalMismatchError(
                         f"journal {str(journal)!r} was written with seed {jr.seed}, this search has "
                         f"random_state={self.random_state!r}"
                     )
-                self._reset(jr.seed)
-            elif jr.seed != self.seed_:  # an empty journal from a crash before the first ask
                 self._reset(jr.seed)
         try:
             self._loop(evaluator, int(budget), executor, jr, stop, timeout, int(max_retries), int(max_consecutive_failures))
@@ -645,7 +689,7 @@ class Searcher:
         dask = type(ex).__module__.split(".")[0] == "distributed"
         n_ask_rec = 0
         n_tell_rec = 0
-        failures = 0
+        failures = 0  # in a row, among the results evaluated by this run (replayed ones do not count)
         inflight: deque[_Slot] = deque()
         exhausted = False
 
@@ -666,11 +710,14 @@ class Searcher:
                 size = self._pending[int(fps[0])][-1][1]
                 if jr is not None:
                     if n_ask_rec < len(jr.asks):
-                        rec = jr.asks[n_ask_rec]
-                        old = cells_from_json(rec["cells"], self.space).fingerprints()
+                        where = f"journal {str(jr.path)!r}, line {jr.ask_lines[n_ask_rec]}"
+                        try:
+                            old = cells_from_json(jr.asks[n_ask_rec]["cells"], self.space).fingerprints()
+                        except ValueError as e:
+                            raise JournalCorruptError(f"{where}: {e}") from None
                         if not np.array_equal(old, fps):
                             raise JournalMismatchError(
-                                f"journal {str(jr.path)!r}: ask {n_ask_rec} of the replay proposes different cells "
+                                f"{where}: ask {n_ask_rec} of the replay proposes different cells "
                                 "than the journal (was the evaluator or the code changed?)"
                             )
                     else:
@@ -680,6 +727,7 @@ class Searcher:
                     slot = _Slot(cells=cells[i : i + 1], fingerprint=int(fps[i]))
                     if jr is not None and n_tell_rec + len(inflight) < len(jr.tells):
                         slot.replay = jr.tells[n_tell_rec + len(inflight)]
+                        slot.line = jr.tell_lines[n_tell_rec + len(inflight)]
                     else:
                         submit(slot)
                     inflight.append(slot)
@@ -692,7 +740,8 @@ class Searcher:
                 rec = slot.replay
                 if int(rec["fingerprint"], 16) != slot.fingerprint:
                     raise JournalMismatchError(
-                        f"journal {str(jr.path)!r}: result {n_tell_rec} is for another cell than the replay asked"  # type: ignore[union-attr]
+                        f"journal {str(jr.path)!r}, line {slot.line}: result {n_tell_rec} is for another cell "  # type: ignore[union-attr]
+                        "than the replay asked"
                     )
                 value = math.nan if rec["value"] is None else float(rec["value"])
                 cost = math.nan if rec["cost"] is None else float(rec["cost"])
@@ -716,7 +765,8 @@ class Searcher:
                     }
                 )
             n_tell_rec += 1
-            failures = failures + 1 if error is not None else 0
+            if slot.replay is None:
+                failures = failures + 1 if error is not None else 0
             if failures >= max_failures:
                 for s in inflight:
                     if s.future is not None:
