@@ -273,8 +273,10 @@ def test_experiment_overrides(study_file: Path, tmp_path: Path) -> None:
 
 
 def _strip_times(rec: dict[str, Any]) -> dict[str, Any]:
+    """A record without its run time (nor the checksum of the line, which covers the time)."""
     rec = dict(rec)
     rec.pop("run_time_s")
+    rec.pop("crc", None)
     return rec
 
 
@@ -410,7 +412,8 @@ def test_resume_runs_only_missing_records(study_file: Path, tmp_path: Path) -> N
     for p in removed:
         p.unlink()
     (out / "runs" / runs[3].name).write_text('{"task": ')  # a torn file is not a record: run again
-    exp.run(write=False)
+    with pytest.warns(UserWarning, match=f"{runs[3].name} is damaged: it is not one complete line.*run again"):
+        exp.run(write=False)
     for p in sorted((out / "runs").glob("*.json")):
         mtime, content = stamps[p.name]
         if p in removed or p.name == runs[3].name:

@@ -84,7 +84,7 @@ def run_command(args: argparse.Namespace) -> int:
         results = exp.run()
     except KeyboardInterrupt:
         return 130
-    except RuntimeError as exc:
+    except (RuntimeError, ValueError) as exc:  # a failed run, or an output folder of another study
         print(f"nasfast experiment: error: {exc}", file=sys.stderr)
         return 1
     print(results.table())

@@ -105,11 +105,47 @@ class ExperimentResults:
 
     @classmethod
     def load(cls, out: Union[str, Path]) -> "ExperimentResults":
-        """Read ``experiment.json`` and ``runs.jsonl`` of a finished study."""
+        """Read ``experiment.json`` and ``runs.jsonl`` of a finished study.
+
+        Every line is checked against its checksum, and the records against the study: one
+        record for each of its runs, with the run's description.
+
+        Raises
+        ------
+        ValueError
+            If a file is damaged or the records do not match the study (the message names the
+            file and line). Running the study again with the same output directory rebuilds
+            both files from the per-run records (re-running damaged ones).
+        """
+        from nasfast._jsonline import SealError, unseal
+        from nasfast.experiment.runner import Experiment, read_sealed
+
         out = Path(out)
-        config = ExperimentConfig.from_dict(json.loads((out / "experiment.json").read_text(encoding="utf-8")))
-        with open(out / "runs.jsonl", encoding="utf-8") as f:
-            records = [json.loads(line) for line in f if line.strip()]
+        hint = "; run the study again with the same output directory to rebuild it"
+        try:
+            doc, _ = read_sealed(out / "experiment.json")
+            config = ExperimentConfig.from_dict(doc, source=str(out / "experiment.json"))
+        except ValueError as e:
+            raise ValueError(f"{e}{hint}") from None
+        path = out / "runs.jsonl"
+        data = path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            raise ValueError(f"{path} is damaged: its last line is cut short{hint}")
+        records = []
+        for k, line in enumerate(data.split(b"\n")[:-1], start=1):
+            try:
+                rec, _ = unseal(line)
+            except SealError as e:
+                raise ValueError(f"{path}, line {k} is damaged: {e}{hint}") from None
+            records.append(rec)
+        expected = [json.loads(json.dumps(t.identity())) for t in Experiment(config=config, out=out).tasks()]
+        found = [r.get("task") for r in records]
+        if found != expected:
+            bad = next((k for k, (a, b) in enumerate(zip(found, expected), start=1) if a != b), min(len(found), len(expected)) + 1)
+            raise ValueError(
+                f"{path} does not hold the runs of the study in {out / 'experiment.json'}: {len(found)} records "
+                f"for {len(expected)} runs, first difference at line {bad}{hint}"
+            )
         return cls(config, records)
 
     # -- access ----------------------------------------------------------------------------------

@@ -3,9 +3,18 @@
 Runs execute in parallel processes. Each run's seed is derived from the base seed, the benchmark,
 the strategy and the run index only (:func:`run_seed`), so the numbers do not depend on the number
 of processes or on the order in which runs finish. Each run writes its record atomically to
-``OUT/runs/<benchmark>__<strategy>__<run>.json`` (temporary file, then ``os.replace``); a study
-re-run with the same output directory keeps the records whose run description matches and only
-runs the missing ones. ``OUT/runs.jsonl`` is assembled from the per-run files at the end.
+``OUT/runs/<benchmark>__<strategy>__<run>.json`` (temporary file, then ``os.replace``), as one
+JSON line sealed with a CRC-32 checksum (:mod:`nasfast._jsonline`); ``OUT/runs.jsonl`` is
+assembled from the per-run files at the end (the same lines), ``OUT/experiment.json`` holds the
+study, sealed the same way.
+
+A study re-run with the same output directory checks the folder before it writes anything: it
+keeps the records whose run description matches and only runs the missing ones; it re-runs a
+record that is damaged (checksum, cut short) with a warning (runs are deterministic, so the
+record comes back identical); it refuses a record of the same run file made with another
+description (budget, seed, strategy parameters...), and a finished record of a run the study
+does not include (fewer ``--seeds``, a benchmark or strategy left out): a re-run may add runs to
+a folder, never drop finished ones.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import multiprocessing
 import os
 import sys
 import time
+import warnings
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -28,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Optional, Se
 import numpy as np
 import numpy.typing as npt
 
+from nasfast._jsonline import SealError, seal, unseal
 from nasfast.experiment.config import PREDICTORS, ExperimentConfig, Strategy, derive_seed
 from nasfast.metrics import first_occurrences, hitting_time, target_indices
 
@@ -199,14 +210,43 @@ def build_searcher(
     return components[strategy.searcher](space, random_state=seed, universe=universe, **params)
 
 
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write JSON to ``path`` through a temporary file and ``os.replace``."""
+def _write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a fsynced temporary file and ``os.replace``: a crash
+    leaves the old file or the new one, never a mix."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, separators=(",", ":"))
+    with open(tmp, "w", encoding="ascii") as f:
+        f.write(text)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def write_sealed_atomic(path: Path, obj: dict[str, Any]) -> None:
+    """Write a JSON object to ``path`` as one line sealed with its checksum
+    (:func:`nasfast._jsonline.seal`), atomically."""
+    _write_atomic(path, seal(obj, allow_nan=True)[0] + "\n")
+
+
+def read_sealed(path: Path) -> tuple[dict[str, Any], bytes]:
+    """The object of a file written by :func:`write_sealed_atomic`, and its line.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no file.
+    ValueError
+        If the file is damaged (cut short, or its checksum does not match); the message names
+        the file and the problem.
+    """
+    data = path.read_bytes()
+    if not data.endswith(b"\n") or data.count(b"\n") != 1:
+        raise ValueError(f"{path} is damaged: it is not one complete line (cut short or edited)")
+    line = data[:-1]
+    try:
+        obj, _ = unseal(line)
+    except SealError as e:
+        raise ValueError(f"{path} is damaged: {e}") from None
+    return obj, line
 
 
 def execute_run(
@@ -262,7 +302,7 @@ def execute_run(
         "fingerprints": [f"{int(k):016x}" for k in keys],
         "history": history.to_dict(),
     }
-    write_json_atomic(Path(runs_dir) / task.filename, record)
+    write_sealed_atomic(Path(runs_dir) / task.filename, record)
     return task.filename
 
 
@@ -365,14 +405,30 @@ def _threads_per_process(n: int) -> Iterator[None]:
                 os.environ.pop(k, None)
 
 
-def _read_record(path: Path) -> Optional[dict[str, Any]]:
+def _read_record(path: Path) -> tuple[Optional[dict[str, Any]], Optional[bytes], str]:
+    """(record, its line, "") of a run record, or (None, None, what is wrong with it)."""
     try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)  # type: ignore[no-any-return]
+        rec, line = read_sealed(path)
     except FileNotFoundError:
-        return None
-    except json.JSONDecodeError:  # not written by write_json_atomic: run it again
-        return None
+        return None, None, "missing"
+    except ValueError as e:
+        return None, None, str(e)
+    if not isinstance(rec.get("task"), dict):
+        return None, None, f"{path} is damaged: it holds no run description"
+    return rec, line, ""
+
+
+def _identity(task: RunTask) -> Any:
+    """The run description of a task as it reads back from JSON (tuples become lists)."""
+    return json.loads(json.dumps(task.identity()))
+
+
+def _describe_file(name: str) -> str:
+    """``benchmark / strategy / run i`` from a record's file name."""
+    parts = name[: -len(".json")].split("__")
+    if len(parts) == 3 and parts[2].isdigit():
+        return f"{parts[0]} / {parts[1]} / run {int(parts[2])}"
+    return name
 
 
 class Experiment:
@@ -514,26 +570,24 @@ class Experiment:
         ------
         ValueError
             If the output directory holds a record of the same run file made with a different
-            description (budget, seed, strategy parameters...): use another directory.
+            description (budget, seed, strategy parameters...), or a finished record of a run
+            this study does not include (fewer seeds, a benchmark or strategy left out): use
+            another directory, or include those runs. Nothing is written then.
         RuntimeError
             If a run fails (the message names it; finished runs stay on disk).
+
+        Warns
+        -----
+        UserWarning
+            For each damaged record (cut short, checksum mismatch): the run is run again.
         """
         from nasfast.experiment.report import ExperimentResults
 
         runs_dir = self.out / "runs"
-        runs_dir.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(self.out / "experiment.json", self.config.to_dict())
         tasks = self.tasks()
-        todo = []
-        for t in tasks:
-            rec = _read_record(runs_dir / t.filename)
-            if rec is None:
-                todo.append(t)
-            elif rec.get("task") != json.loads(json.dumps(t.identity())):
-                raise ValueError(
-                    f"{runs_dir / t.filename} describes a different run than {t.describe()} "
-                    f"(stored: {rec.get('task')!r}); use another --out directory"
-                )
+        todo = self._check_folder(tasks, runs_dir)  # before anything is written
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        write_sealed_atomic(self.out / "experiment.json", self.config.to_dict())
         progress = Progress(len(tasks), len(tasks) - len(todo), enabled=self.progress)
         progress.draw()
         if self.jobs == 1 or len(todo) <= 1:
@@ -543,19 +597,51 @@ class Experiment:
         else:
             self._run_pool(todo, runs_dir, progress)
         records = []
+        lines = []
         for t in tasks:
-            rec = _read_record(runs_dir / t.filename)
-            if rec is None:  # pragma: no cover - a worker always writes its record
-                raise RuntimeError(f"the record of {t.describe()} is missing")
+            rec, line, problem = _read_record(runs_dir / t.filename)
+            if rec is None or line is None:  # pragma: no cover - a worker always writes its record
+                raise RuntimeError(f"the record of {t.describe()} is missing or damaged: {problem}")
+            if rec["task"] != _identity(t):  # pragma: no cover - checked before, written by this run
+                raise RuntimeError(f"{runs_dir / t.filename} does not describe {t.describe()}")
             records.append(rec)
-        lines = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
-        tmp = self.out / ".runs.jsonl.tmp"
-        tmp.write_text(lines, encoding="utf-8")
-        os.replace(tmp, self.out / "runs.jsonl")
+            lines.append(line.decode("ascii") + "\n")
+        _write_atomic(self.out / "runs.jsonl", "".join(lines))
         results = ExperimentResults(self.config, records)
         if write:
             results.write(self.out)
         return results
+
+    def _check_folder(self, tasks: list[RunTask], runs_dir: Path) -> list[RunTask]:
+        """The runs still to do; refuses a folder this study would damage (see :meth:`run`)."""
+        by_file = {t.filename: t for t in tasks}
+        found = sorted(p.name for p in runs_dir.glob("*.json")) if runs_dir.is_dir() else []
+        stray = [name for name in found if name not in by_file]
+        if stray:
+            shown = ", ".join(_describe_file(n) for n in stray[:3]) + (f" and {len(stray) - 3} more" if len(stray) > 3 else "")
+            raise ValueError(
+                f"{self.out} holds {len(stray)} finished run(s) that this study does not include ({shown}); "
+                "a re-run may add benchmarks, strategies or seeds to a study folder but never drops finished "
+                "runs: include them (e.g. a larger --seeds), or use another --out directory"
+            )
+        todo = []
+        damaged = []
+        for t in tasks:
+            if t.filename not in found:
+                todo.append(t)
+                continue
+            rec, _, problem = _read_record(runs_dir / t.filename)
+            if rec is None:
+                damaged.append(problem)
+                todo.append(t)
+            elif rec["task"] != _identity(t):
+                raise ValueError(
+                    f"{runs_dir / t.filename} describes a different run than {t.describe()} "
+                    f"(stored: {rec['task']!r}); use another --out directory"
+                )
+        for problem in damaged:
+            warnings.warn(f"{problem}; the run is run again", UserWarning, stacklevel=3)
+        return todo
 
     def _run_one_here(self, task: RunTask, runs_dir: Path) -> None:
         try:
