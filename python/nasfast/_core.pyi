@@ -3,7 +3,7 @@
 Every class here is re-exported by :mod:`nasfast`; users import them from there.
 """
 
-from typing import Iterator, Literal, Optional, Sequence, Union, final, overload
+from typing import Any, Iterator, Literal, Optional, Sequence, Union, final, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -23,7 +23,9 @@ __all__ = [
     "InvalidCellError",
     "SearchSpace",
     "SpaceTooLargeError",
+    "TFRecordError",
     "__version__",
+    "read_nb101_tfrecord",
 ]
 #: "release" or "debug": how the compiled module was built.
 BUILD_PROFILE: str
@@ -49,6 +51,22 @@ class InvalidCellError(ValueError):
 
 class SpaceTooLargeError(ValueError):
     """The space is too large for the requested operation (the message gives its size)."""
+
+class TFRecordError(ValueError):
+    """Corrupt, truncated or malformed TFRecord input; the message names the byte offset."""
+
+def read_nb101_tfrecord(data: bytes, space: SearchSpace, n_jobs: Optional[int] = None) -> dict[str, npt.NDArray[Any]]:
+    """Decode a whole NAS-Bench-101 TFRecord file (its bytes) into numpy arrays.
+
+    Per record: ``offsets`` (int64), ``epochs`` (int64), ``metrics`` (float64, (n, 5): the final
+    evaluation's current_epoch, training_time, train_accuracy, validation_accuracy,
+    test_accuracy; NaN when absent), ``params`` (int64, -1 when absent), ``cell_index`` (int64)
+    and ``run_index`` (int64: how many records of the same cell and budget come before it).
+    Per distinct hash, sorted: ``hashes`` ('<U32'), ``first_record`` (int64), ``adjacency``
+    (uint8, (m, V, V)) and ``ops`` (int8, (m, V)), V the space's ``max_vertices``: the cell as
+    its first record gives it, not pruned. Raises ``TFRecordError`` naming the byte offset of the
+    first bad record.
+    """
 
 @final
 class SearchSpace:

@@ -4,7 +4,8 @@
 //! model and pruning ([`cell`]), the NAS-Bench-101 module hash ([`hash`]), exact canonical forms
 //! and fingerprints ([`canon`]), enumeration ([`enumerate`]), sampling ([`sample`]), mutation
 //! and neighbourhoods ([`mutate`]), feature encodings ([`encode`]) and the random forests the
-//! search loop refits every round ([`forest`]). It knows nothing of Python; the `nasfast-py`
+//! search loop refits every round ([`forest`]), and reads the official NAS-Bench-101 files
+//! ([`tfrecord`], [`nb101_tfrecord`]). It knows nothing of Python; the `nasfast-py`
 //! crate binds it.
 
 pub mod canon;
@@ -15,10 +16,12 @@ pub mod error;
 pub mod forest;
 pub mod hash;
 pub mod mutate;
+pub mod nb101_tfrecord;
 pub mod par;
 pub mod rng;
 pub mod sample;
 pub mod space;
+pub mod tfrecord;
 
 #[cfg(test)]
 mod proptests;

@@ -17,6 +17,12 @@ create_exception!(
     PyValueError,
     "The space is too large for the requested operation (the message gives its size)."
 );
+create_exception!(
+    nasfast.benchmarks,
+    TFRecordError,
+    PyValueError,
+    "Corrupt, truncated or malformed TFRecord input; the message names the byte offset."
+);
 
 /// A core error on its way to Python (a newtype, since the orphan rule forbids converting the
 /// core's errors into `PyErr` directly).

@@ -7,6 +7,7 @@ mod convert;
 mod errors;
 mod forest;
 mod space;
+mod tfrecord;
 
 use pyo3::prelude::*;
 
@@ -23,6 +24,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MAX_LABELLED_CELLS", nasfast_core::enumerate::MAX_LABELLED_CELLS)?;
     m.add("InvalidCellError", py.get_type::<errors::InvalidCellError>())?;
     m.add("SpaceTooLargeError", py.get_type::<errors::SpaceTooLargeError>())?;
+    m.add("TFRecordError", py.get_type::<errors::TFRecordError>())?;
+    m.add_function(wrap_pyfunction!(tfrecord::read_nb101_tfrecord, m)?)?;
     m.add_class::<space::PySearchSpace>()?;
     m.add_class::<cells::PyCellSpec>()?;
     m.add_class::<cells::PyCellBatch>()?;
