@@ -24,7 +24,7 @@ from nasfast import CellBatch, SearchSpace
 from nasfast.experiment import Experiment, ExperimentConfig, ExperimentResults, Strategy, run_seed
 from nasfast.experiment.cli import add_subparsers
 from nasfast.experiment.report import GAIN_SHARE_THRESHOLD
-from nasfast.experiment.runner import Progress
+from nasfast.experiment.progress import Progress
 
 # ---------------------------------------------------------------------------------------------
 # Stand-ins (module level: worker processes import them by name)
@@ -536,7 +536,7 @@ def test_cli_parses_every_flag() -> None:
 def test_predictor_table_builds_a_regressor() -> None:
     from sklearn.ensemble import RandomForestRegressor
 
-    from nasfast.experiment.runner import build_searcher
+    from nasfast.experiment.worker import build_searcher
 
     captured: dict[str, Any] = {}
 

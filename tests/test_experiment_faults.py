@@ -34,8 +34,8 @@ import pytest
 
 from nasfast.experiment import Experiment, ExperimentResults
 from nasfast.experiment import cli as experiment_cli
-from nasfast.experiment import runner
-from nasfast.experiment.runner import _read_record
+from nasfast.experiment import storage
+from nasfast.experiment.storage import read_record
 
 from test_experiment import TOY_COMPONENTS, TOY_STUDY, ToyRandom, _strip_times, load_toy, toy_experiment
 
@@ -179,12 +179,12 @@ def test_every_byte_flip_and_truncation_of_a_record_is_caught_and_run_again(
     for offset in range(len(data)):
         for new in (data[offset] ^ 1, (data[offset] + int(rng.integers(1, 256))) % 256):
             put(path, data[:offset] + bytes([new]) + data[offset + 1 :])
-            rec, _, problem = _read_record(path)
+            rec, _, problem = read_record(path)
             assert rec is None and problem.startswith(f"{path} is damaged: "), (offset, problem)
             outcome["flip caught"] += 1
     for cut in range(len(data)):
         put(path, data[:cut])
-        rec, _, problem = _read_record(path)
+        rec, _, problem = read_record(path)
         assert rec is None and problem.startswith(f"{path} is damaged: "), (cut, problem)
         outcome["truncation caught"] += 1
     # the whole re-run, for a sample of the faults: a warning, the run is run again, same records
@@ -244,7 +244,7 @@ def test_a_crash_inside_every_file_write_of_a_study_recovers(
     finished: tuple[Path, Path, list[dict[str, Any]]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_fsync: None
 ) -> None:
     study, _, records = finished
-    write = runner._write_atomic
+    write = storage.write_atomic
     n_writes = 1 + len(records) + 1  # experiment.json, every record, runs.jsonl
     outcome: Counter[str] = Counter()
     for k in range(1, n_writes + 1):
@@ -260,10 +260,10 @@ def test_a_crash_inside_every_file_write_of_a_study_recovers(
                 tmp.write_text(text[: {"nothing": 0, "half": len(text) // 2, "all": len(text)}[part]])
                 raise Crash(path.name)
 
-            monkeypatch.setattr(runner, "_write_atomic", crashing)
+            monkeypatch.setattr(storage, "write_atomic", crashing)
             with pytest.raises(Crash):
                 toy_experiment(study, out, **SMALL).run(write=False)
-            monkeypatch.setattr(runner, "_write_atomic", write)
+            monkeypatch.setattr(storage, "write_atomic", write)
             if (out / "runs.jsonl").exists():  # pragma: no cover - it is the last write
                 pytest.fail("runs.jsonl written before the crash")
             with pytest.raises((ValueError, FileNotFoundError)):

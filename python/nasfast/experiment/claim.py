@@ -1,0 +1,183 @@
+"""The claim under test and its verdicts: parts 0, 1 and 2, thresholds, verdict sentences.
+
+The generic results of a study (:mod:`nasfast.experiment.report`) know nothing of the claim;
+this module judges it from them:
+
+- part 0 (precondition): the full-space predictor search beats random search, its SEG interval
+  lies above 1;
+- part 1, per random-subset strategy: it keeps less than :data:`GAIN_SHARE_THRESHOLD` of the
+  full-space gain, ``share = SEG / SEG_full = ERT_full / ERT``, interval entirely below;
+- part 2, per smart-subset strategy: it keeps more than the threshold, interval entirely above.
+
+An interval on the wrong side means the part *did not hold*; one that contains the threshold is
+*inconclusive*; fewer than :data:`MIN_RUNS_FOR_VERDICT` runs give no verdict.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, Optional
+
+from nasfast.experiment.config import derive_seed
+from nasfast.experiment.tables import interval, markdown_table, text_table
+from nasfast.metrics import ert_ratio
+
+if TYPE_CHECKING:
+    from nasfast.experiment.report import ExperimentResults
+
+__all__ = ["CLAIM", "GAIN_SHARE_THRESHOLD", "MIN_RUNS_FOR_VERDICT", "VERDICT_FIELDS", "judge", "verdicts",
+           "verdict_table", "claim_markdown"]
+
+#: "Most of the gain": a strategy keeps less than this share of the full-space gain
+#: (``SEG / SEG_full = ERT_full / ERT``) when a random subset "destroys most of it", and more than
+#: this share when a smart subset "recovers" it.
+GAIN_SHARE_THRESHOLD = 0.5
+
+#: Fewer runs per strategy than this give no verdict: with a handful of runs the percentile
+#: bootstrap is overconfident (a strategy without any success has the interval [0, 0]).
+MIN_RUNS_FOR_VERDICT = 10
+
+#: The claim the default study tests.
+CLAIM = (
+    "Computing the proxy only on a random subset of the space destroys most of the gain of "
+    "predictor-based search over random search; a smart subset (mutation neighbourhoods of the "
+    "best cells so far) recovers the gain of scoring the full space."
+)
+
+VERDICT_FIELDS = (
+    "benchmark", "target", "part", "strategy", "reference", "share", "share_low", "share_high", "hits",
+    "reference_hits", "verdict",
+)
+
+_PART_NAMES = {
+    0: "0: full space beats random search (SEG)",
+    1: "1: random subset destroys most of the gain (share)",
+    2: "2: smart subset recovers the gain (share)",
+}
+
+
+def judge(low: float, high: float, threshold: float, *, below: bool, runs: int) -> str:
+    """Verdict of a claim "the value lies below (or above) the threshold" from its interval."""
+    if runs < MIN_RUNS_FOR_VERDICT:
+        return f"no verdict ({runs} runs, {MIN_RUNS_FOR_VERDICT} needed)"
+    if math.isnan(low) or math.isnan(high):
+        return "no verdict (neither strategy hit the target)"
+    if (high < threshold) if below else (low > threshold):
+        return "held"
+    if (low > threshold) if below else (high < threshold):
+        return "did not hold"
+    return "inconclusive"
+
+
+def verdicts(results: "ExperimentResults") -> list[dict[str, Any]]:
+    """Whether each part of the claim held, per benchmark, target and strategy.
+
+    Rows with the fields :data:`VERDICT_FIELDS`; see the module doc for the rule. The reference
+    is the first ``PredictorSearch`` strategy with ``FullSpace`` candidates; random subsets are
+    the ``RandomSubset`` strategies, smart subsets those with ``Neighbourhood``, ``Evolution``
+    or ``Union`` candidates.
+    """
+    out: list[dict[str, Any]] = []
+    c = results.config
+    for b in c.benchmarks:
+        strategies = results.strategies(b)
+        full = next((s for s in strategies if s.candidates_type == "FullSpace"), None)
+        if full is None:
+            continue
+        for t in c.targets:
+            row = results.row(b, full.name, t)
+            ref_h, ref_s = results.hitting_times(b, full.name, t)
+            ref_hits = f"{row['successes']}/{row['runs']}"
+            out.append(dict(
+                benchmark=b, target=t, part=0, strategy=full.name, reference="random search",
+                share=row["seg"], share_low=row["seg_low"], share_high=row["seg_high"],
+                hits=ref_hits, reference_hits="-",
+                verdict=judge(row["seg_low"], row["seg_high"], 1.0, below=False, runs=row["runs"]),
+            ))
+            for s in strategies:
+                part = {"RandomSubset": 1, "Neighbourhood": 2, "Evolution": 2, "Union": 2}.get(s.candidates_type or "")
+                if part is None:
+                    continue
+                h, sp = results.hitting_times(b, s.name, t)
+                share, lo, hi = ert_ratio(h, sp, ref_h, ref_s, n_boot=c.n_boot, confidence=c.confidence,
+                                          random_state=derive_seed(c.seed, b, s.name, full.name, t))
+                out.append(dict(
+                    benchmark=b, target=t, part=part, strategy=s.name, reference=full.name,
+                    share=share, share_low=lo, share_high=hi,
+                    hits=f"{sum(x is not None for x in h)}/{len(h)}", reference_hits=ref_hits,
+                    verdict=judge(lo, hi, GAIN_SHARE_THRESHOLD, below=part == 1, runs=min(len(h), len(ref_h))),
+                ))
+    return out
+
+
+def verdict_table(rows: list[dict[str, Any]], target: Optional[str] = None, markdown: bool = True) -> str:
+    """The verdicts (all targets, or one) as a table."""
+    rows = [v for v in rows if target is None or v["target"] == target]
+    header = ["benchmark", "target", "part", "strategy", "SEG or share [95% CI]", "hits (reference)", "verdict"]
+    body = [[v["benchmark"], v["target"], _PART_NAMES[v["part"]], v["strategy"],
+             interval(v["share"], v["share_low"], v["share_high"]),
+             f"{v['hits']} ({v['reference_hits']})", v["verdict"]] for v in rows]
+    return markdown_table(header, body) if markdown else text_table(header, body)
+
+
+def _verdict_block(rows: list[dict[str, Any]]) -> str:
+    header = ["part", "strategy", "SEG or share [95% CI]", "hits (full space)", "verdict"]
+    body = [[str(v["part"]), v["strategy"], interval(v["share"], v["share_low"], v["share_high"]),
+             f"{v['hits']} ({v['reference_hits']})", v["verdict"]] for v in rows]
+    return markdown_table(header, body)
+
+
+def _verdict_sentence(vs: list[dict[str, Any]]) -> str:
+    def summarise(part: int, label: str) -> str:
+        ps = [v for v in vs if v["part"] == part]
+        if not ps:
+            return f"{label}: not tested (no such strategy)."
+        counts: dict[str, int] = {}
+        for v in ps:
+            counts[v["verdict"]] = counts.get(v["verdict"], 0) + 1
+        detail = "; ".join(f"{k} for {n} of {len(ps)}" for k, n in counts.items())
+        return f"{label}: {detail}."
+    text = [
+        summarise(0, "Part 0, full space beats random search"),
+        summarise(1, "Part 1, random subsets destroy most of the gain"),
+        summarise(2, "Part 2, smart subsets recover the gain"),
+    ]
+    if any(v["part"] == 0 and v["verdict"] in ("did not hold", "inconclusive") for v in vs):
+        text.append("The full-space search did not clearly beat random search here, so parts 1 and 2 "
+                    "measure shares of a gain that is not established.")
+    return " ".join(text)
+
+
+def claim_markdown(results: "ExperimentResults") -> list[str]:
+    """The lines of the report's section on the claim: the claim, its rule and, per benchmark,
+    the verdicts on the headline target."""
+    head = results.config.headline_target
+    lines = [
+        "## The claim",
+        "",
+        f"> {CLAIM}",
+        "",
+        "It is tested in three parts, on every benchmark and target; the headline target is "
+        f"**{head}**. The *share* of the full-space gain that a strategy keeps is "
+        "`SEG / SEG_full = ERT_full / ERT` (1 = as good as scoring the full space, 0 = never hits), "
+        "with a bootstrap interval that resamples the runs of both strategies independently.",
+        "",
+        "- Part 0 (precondition): the full-space predictor search beats random search: its SEG interval lies above 1.",
+        f"- Part 1: a random subset destroys most of the gain: its share interval lies below {GAIN_SHARE_THRESHOLD}.",
+        f"- Part 2: a smart subset recovers the gain: its share interval lies above {GAIN_SHARE_THRESHOLD}.",
+        "",
+        "An interval on the other side of the threshold means the part *did not hold*; one that "
+        f"contains the threshold is *inconclusive*; with fewer than {MIN_RUNS_FOR_VERDICT} runs per "
+        "strategy there is no verdict. The successful runs (hits) of the strategy and of the "
+        "full-space reference are shown beside every share.",
+        "",
+    ]
+    all_rows = results.verdicts()
+    for b in results.config.benchmarks:
+        vs = [v for v in all_rows if v["benchmark"] == b and v["target"] == head]
+        if not vs:
+            lines += [f"**{b}**: no verdict (no full-space predictor strategy was run).", ""]
+            continue
+        lines += [f"### Verdicts on {b}, target {head}", "", _verdict_sentence(vs), "",
+                  _verdict_block(vs), ""]
+    return lines
