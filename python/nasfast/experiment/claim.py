@@ -5,9 +5,9 @@ this module judges it from them:
 
 - part 0 (precondition): the full-space predictor search beats random search, its SEG interval
   lies above 1;
-- part 1, per random-subset strategy: it keeps less than :data:`GAIN_SHARE_THRESHOLD` of the
+- part 1, per random-subset arm: it keeps less than :data:`GAIN_SHARE_THRESHOLD` of the
   full-space gain, ``share = SEG / SEG_full = ERT_full / ERT``, interval entirely below;
-- part 2, per smart-subset strategy: it keeps more than the threshold, interval entirely above.
+- part 2, per smart-subset arm: it keeps more than the threshold, interval entirely above.
 
 An interval on the wrong side means the part *did not hold*; one that contains the threshold is
 *inconclusive*; fewer than :data:`MIN_RUNS_FOR_VERDICT` runs give no verdict.
@@ -28,13 +28,13 @@ if TYPE_CHECKING:
 __all__ = ["CLAIM", "GAIN_SHARE_THRESHOLD", "MIN_RUNS_FOR_VERDICT", "VERDICT_FIELDS", "judge", "verdicts",
            "verdict_table", "claim_markdown"]
 
-#: "Most of the gain": a strategy keeps less than this share of the full-space gain
+#: "Most of the gain": an arm keeps less than this share of the full-space gain
 #: (``SEG / SEG_full = ERT_full / ERT``) when a random subset "destroys most of it", and more than
 #: this share when a smart subset "recovers" it.
 GAIN_SHARE_THRESHOLD = 0.5
 
-#: Fewer runs per strategy than this give no verdict: with a handful of runs the percentile
-#: bootstrap is overconfident (a strategy without any success has the interval [0, 0]).
+#: Fewer runs per arm than this give no verdict: with a handful of runs the percentile
+#: bootstrap is overconfident (an arm without any success has the interval [0, 0]).
 MIN_RUNS_FOR_VERDICT = 10
 
 #: The claim the default study tests.
@@ -45,7 +45,7 @@ CLAIM = (
 )
 
 VERDICT_FIELDS = (
-    "benchmark", "target", "part", "strategy", "reference", "share", "share_low", "share_high", "hits",
+    "benchmark", "target", "part", "arm", "reference", "share", "share_low", "share_high", "hits",
     "reference_hits", "verdict",
 )
 
@@ -61,7 +61,7 @@ def judge(low: float, high: float, threshold: float, *, below: bool, runs: int) 
     if runs < MIN_RUNS_FOR_VERDICT:
         return f"no verdict ({runs} runs, {MIN_RUNS_FOR_VERDICT} needed)"
     if math.isnan(low) or math.isnan(high):
-        return "no verdict (neither strategy hit the target)"
+        return "no verdict (neither arm hit the target)"
     if (high < threshold) if below else (low > threshold):
         return "held"
     if (low > threshold) if below else (high < threshold):
@@ -70,18 +70,18 @@ def judge(low: float, high: float, threshold: float, *, below: bool, runs: int) 
 
 
 def verdicts(results: "ExperimentResults") -> list[dict[str, Any]]:
-    """Whether each part of the claim held, per benchmark, target and strategy.
+    """Whether each part of the claim held, per benchmark, target and arm.
 
     Rows with the fields :data:`VERDICT_FIELDS`; see the module doc for the rule. The reference
-    is the first ``PredictorSearch`` strategy with ``FullSpace`` candidates; random subsets are
-    the ``RandomSubset`` strategies, smart subsets those with ``Neighbourhood``, ``Evolution``
+    is the first ``PredictorSearch`` arm with ``FullSpace`` candidates; random subsets are
+    the ``RandomSubset`` arms, smart subsets those with ``Neighbourhood``, ``Evolution``
     or ``Union`` candidates.
     """
     out: list[dict[str, Any]] = []
     c = results.config
     for b in c.benchmarks:
-        strategies = results.strategies(b)
-        full = next((s for s in strategies if s.candidates_type == "FullSpace"), None)
+        arms = results.arms(b)
+        full = next((s for s in arms if s.candidates_type == "FullSpace"), None)
         if full is None:
             continue
         for t in c.targets:
@@ -89,12 +89,12 @@ def verdicts(results: "ExperimentResults") -> list[dict[str, Any]]:
             ref_h, ref_s = results.hitting_times(b, full.name, t)
             ref_hits = f"{row['successes']}/{row['runs']}"
             out.append(dict(
-                benchmark=b, target=t, part=0, strategy=full.name, reference="random search",
+                benchmark=b, target=t, part=0, arm=full.name, reference="random search",
                 share=row["seg"], share_low=row["seg_low"], share_high=row["seg_high"],
                 hits=ref_hits, reference_hits="-",
                 verdict=judge(row["seg_low"], row["seg_high"], 1.0, below=False, runs=row["runs"]),
             ))
-            for s in strategies:
+            for s in arms:
                 part = {"RandomSubset": 1, "Neighbourhood": 2, "Evolution": 2, "Union": 2}.get(s.candidates_type or "")
                 if part is None:
                     continue
@@ -102,7 +102,7 @@ def verdicts(results: "ExperimentResults") -> list[dict[str, Any]]:
                 share, lo, hi = ert_ratio(h, sp, ref_h, ref_s, n_boot=c.n_boot, confidence=c.confidence,
                                           random_state=derive_seed(c.seed, b, s.name, full.name, t))
                 out.append(dict(
-                    benchmark=b, target=t, part=part, strategy=s.name, reference=full.name,
+                    benchmark=b, target=t, part=part, arm=s.name, reference=full.name,
                     share=share, share_low=lo, share_high=hi,
                     hits=f"{sum(x is not None for x in h)}/{len(h)}", reference_hits=ref_hits,
                     verdict=judge(lo, hi, GAIN_SHARE_THRESHOLD, below=part == 1, runs=min(len(h), len(ref_h))),
@@ -113,16 +113,16 @@ def verdicts(results: "ExperimentResults") -> list[dict[str, Any]]:
 def verdict_table(rows: list[dict[str, Any]], target: Optional[str] = None, markdown: bool = True) -> str:
     """The verdicts (all targets, or one) as a table."""
     rows = [v for v in rows if target is None or v["target"] == target]
-    header = ["benchmark", "target", "part", "strategy", "SEG or share [95% CI]", "hits (reference)", "verdict"]
-    body = [[v["benchmark"], v["target"], _PART_NAMES[v["part"]], v["strategy"],
+    header = ["benchmark", "target", "part", "arm", "SEG or share [95% CI]", "hits (reference)", "verdict"]
+    body = [[v["benchmark"], v["target"], _PART_NAMES[v["part"]], v["arm"],
              interval(v["share"], v["share_low"], v["share_high"]),
              f"{v['hits']} ({v['reference_hits']})", v["verdict"]] for v in rows]
     return markdown_table(header, body) if markdown else text_table(header, body)
 
 
 def _verdict_block(rows: list[dict[str, Any]]) -> str:
-    header = ["part", "strategy", "SEG or share [95% CI]", "hits (full space)", "verdict"]
-    body = [[str(v["part"]), v["strategy"], interval(v["share"], v["share_low"], v["share_high"]),
+    header = ["part", "arm", "SEG or share [95% CI]", "hits (full space)", "verdict"]
+    body = [[str(v["part"]), v["arm"], interval(v["share"], v["share_low"], v["share_high"]),
              f"{v['hits']} ({v['reference_hits']})", v["verdict"]] for v in rows]
     return markdown_table(header, body)
 
@@ -131,7 +131,7 @@ def _verdict_sentence(vs: list[dict[str, Any]]) -> str:
     def summarise(part: int, label: str) -> str:
         ps = [v for v in vs if v["part"] == part]
         if not ps:
-            return f"{label}: not tested (no such strategy)."
+            return f"{label}: not tested (no such arm)."
         counts: dict[str, int] = {}
         for v in ps:
             counts[v["verdict"]] = counts.get(v["verdict"], 0) + 1
@@ -158,9 +158,9 @@ def claim_markdown(results: "ExperimentResults") -> list[str]:
         f"> {CLAIM}",
         "",
         "It is tested in three parts, on every benchmark and target; the headline target is "
-        f"**{head}**. The *share* of the full-space gain that a strategy keeps is "
+        f"**{head}**. The *share* of the full-space gain that an arm keeps is "
         "`SEG / SEG_full = ERT_full / ERT` (1 = as good as scoring the full space, 0 = never hits), "
-        "with a bootstrap interval that resamples the runs of both strategies independently.",
+        "with a bootstrap interval that resamples the runs of both arms independently.",
         "",
         "- Part 0 (precondition): the full-space predictor search beats random search: its SEG interval lies above 1.",
         f"- Part 1: a random subset destroys most of the gain: its share interval lies below {GAIN_SHARE_THRESHOLD}.",
@@ -168,7 +168,7 @@ def claim_markdown(results: "ExperimentResults") -> list[str]:
         "",
         "An interval on the other side of the threshold means the part *did not hold*; one that "
         f"contains the threshold is *inconclusive*; with fewer than {MIN_RUNS_FOR_VERDICT} runs per "
-        "strategy there is no verdict. The successful runs (hits) of the strategy and of the "
+        "arm there is no verdict. The successful runs (hits) of the arm and of the "
         "full-space reference are shown beside every share.",
         "",
     ]
@@ -176,7 +176,7 @@ def claim_markdown(results: "ExperimentResults") -> list[str]:
     for b in results.config.benchmarks:
         vs = [v for v in all_rows if v["benchmark"] == b and v["target"] == head]
         if not vs:
-            lines += [f"**{b}**: no verdict (no full-space predictor strategy was run).", ""]
+            lines += [f"**{b}**: no verdict (no full-space predictor arm was run).", ""]
             continue
         lines += [f"### Verdicts on {b}, target {head}", "", _verdict_sentence(vs), "",
                   _verdict_block(vs), ""]

@@ -1,10 +1,10 @@
-"""Configuration of a sample-efficiency study: benchmarks, strategies, seeds, budget, targets.
+"""Configuration of a sample-efficiency study: benchmarks, arms, seeds, budget, targets.
 
 A study is described by a TOML file (the default study is ``example.toml`` beside this module)::
 
     [experiment]
     benchmarks = ["nb101-surrogate", "nb101-real20k"]
-    seeds = 20                 # runs per benchmark and strategy
+    seeds = 20                 # runs per benchmark and arm
     budget = 150               # samples per run
     seed = 0                   # base seed of every run seed and bootstrap
     targets = ["optimum", "top-10", "top-0.1%", "top-1%"]
@@ -12,17 +12,23 @@ A study is described by a TOML file (the default study is ``example.toml`` besid
 
     [quick]                    # overrides applied by ``--quick``
     seeds = 5
-    strategies = ["random-uniform", "predictor-full"]
+    arms = ["random-uniform", "predictor-full"]
 
-    [defaults.PredictorSearch] # arguments of every PredictorSearch strategy
+    [defaults.PredictorSearch] # arguments of every PredictorSearch arm
     predictor = { type = "RandomForestRegressor", n_estimators = 20 }
 
-    [[strategy]]
+    [[arm]]
     name = "predictor-full"    # letters, digits, '.', '_' and '-'
     searcher = "PredictorSearch"
     candidates = { type = "FullSpace" }
 
-Every key of a ``[[strategy]]`` table other than ``name`` and ``searcher`` is passed to the
+An *arm* is one named entry of a study: a searcher with its arguments, run ``seeds`` times on
+every benchmark (the word of clinical trials for one treatment of a study). Study files of
+earlier versions called arms ``[[strategy]]``; that name is refused with a message naming
+``[[arm]]``, because "strategy" is what :mod:`nasfast.search` calls a candidate set (which cells
+the predictor scores: ``FullSpace``, ``RandomSubset``, ...), and one word must not mean both.
+
+Every key of a ``[[arm]]`` table other than ``name`` and ``searcher`` is passed to the
 searcher's constructor; a ``candidates`` table is built into the candidate-set class named by its
 ``type`` with its other keys as arguments (``Union`` takes a list ``sets`` of such tables); a
 ``predictor`` table likewise into a scikit-learn regressor (one of :data:`PREDICTORS`), e.g.
@@ -41,9 +47,9 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 from nasfast.metrics import parse_target
 
-__all__ = ["Strategy", "ExperimentConfig", "load_toml", "derive_seed", "SEARCHERS", "CANDIDATE_SETS", "PREDICTORS"]
+__all__ = ["Arm", "ExperimentConfig", "load_toml", "derive_seed", "SEARCHERS", "CANDIDATE_SETS", "PREDICTORS"]
 
-#: Searcher classes of :mod:`nasfast.search` a strategy may name.
+#: Searcher classes of :mod:`nasfast.search` an arm may name.
 SEARCHERS = ("PredictorSearch", "RandomSearch", "RegularizedEvolution", "LocalSearch")
 #: Candidate-set classes of :mod:`nasfast.search` a ``candidates`` table may name.
 CANDIDATE_SETS = ("FullSpace", "RandomSubset", "Neighbourhood", "Evolution", "Union")
@@ -66,7 +72,7 @@ def derive_seed(*parts: Any) -> int:
     """A 32-bit seed derived from its parts only (the same on every platform and process).
 
     Returns the first 4 bytes (big-endian) of the SHA-256 of the parts joined by ``/``, e.g.
-    ``derive_seed(0, "nb101-real20k", "predictor-full", 3)`` for run 3 of a strategy.
+    ``derive_seed(0, "nb101-real20k", "predictor-full", 3)`` for run 3 of an arm.
     """
     text = "/".join(str(p) for p in parts).encode()
     return int.from_bytes(hashlib.sha256(text).digest()[:4], "big")
@@ -132,8 +138,8 @@ def _check_candidates(spec: Any, where: str) -> None:
 
 
 @dataclass(frozen=True)
-class Strategy:
-    """One search strategy of a study.
+class Arm:
+    """One arm of a study: a named searcher configuration, run ``seeds`` times per benchmark.
 
     Attributes
     ----------
@@ -150,43 +156,43 @@ class Strategy:
     params: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        _check_name("strategy", self.name)
+        _check_name("arm", self.name)
         if self.searcher not in SEARCHERS:
-            raise ValueError(f"strategy {self.name!r}: unknown searcher {self.searcher!r}, expected one of {SEARCHERS}")
+            raise ValueError(f"arm {self.name!r}: unknown searcher {self.searcher!r}, expected one of {SEARCHERS}")
         for reserved in ("space", "random_state", "universe", "n_jobs"):
             if reserved in self.params:
-                raise ValueError(f"strategy {self.name!r}: {reserved!r} is set by the experiment, not the config")
+                raise ValueError(f"arm {self.name!r}: {reserved!r} is set by the experiment, not the config")
         for key in ("candidates", "predictor"):
             if key in self.params and self.searcher != "PredictorSearch":
-                raise ValueError(f"strategy {self.name!r}: only PredictorSearch takes {key!r}")
+                raise ValueError(f"arm {self.name!r}: only PredictorSearch takes {key!r}")
         if "candidates" in self.params:
-            _check_candidates(self.params["candidates"], f"strategy {self.name!r}")
+            _check_candidates(self.params["candidates"], f"arm {self.name!r}")
         if "predictor" in self.params:
             spec = self.params["predictor"]
             if not isinstance(spec, Mapping) or spec.get("type") not in PREDICTORS:
                 raise ValueError(
-                    f"strategy {self.name!r}: 'predictor' must be a table whose 'type' is one of "
+                    f"arm {self.name!r}: 'predictor' must be a table whose 'type' is one of "
                     f"{sorted(PREDICTORS)}, got {spec!r}"
                 )
 
     @classmethod
-    def from_dict(cls, table: Mapping[str, Any]) -> "Strategy":
-        """Build from a ``[[strategy]]`` table (``name``, ``searcher`` and searcher arguments)."""
+    def from_dict(cls, table: Mapping[str, Any]) -> "Arm":
+        """Build from a ``[[arm]]`` table (``name``, ``searcher`` and searcher arguments)."""
         if not isinstance(table, Mapping):
-            raise ValueError(f"a strategy must be a table, got {table!r}")
+            raise ValueError(f"an arm must be a table, got {table!r}")
         missing = [k for k in ("name", "searcher") if k not in table]
         if missing:
-            raise ValueError(f"strategy {dict(table)!r} lacks {missing}")
+            raise ValueError(f"arm {dict(table)!r} lacks {missing}")
         params = {k: v for k, v in table.items() if k not in ("name", "searcher")}
         return cls(name=table["name"], searcher=table["searcher"], params=params)
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``[[strategy]]`` table of this strategy."""
+        """The ``[[arm]]`` table of this arm."""
         return {"name": self.name, "searcher": self.searcher, **dict(self.params)}
 
     @property
     def candidates_type(self) -> Optional[str]:
-        """Type of the candidate set of a ``PredictorSearch`` strategy (``FullSpace`` by default)."""
+        """Type of the candidate set of a ``PredictorSearch`` arm (``FullSpace`` by default)."""
         if self.searcher != "PredictorSearch":
             return None
         cand = self.params.get("candidates")
@@ -201,13 +207,13 @@ class ExperimentConfig:
     ----------
     benchmarks : tuple of str
         Names accepted by ``nasfast.benchmarks.load``.
-    strategies : tuple of Strategy
+    arms : tuple of Arm
     seeds : int
-        Independent runs per benchmark and strategy.
+        Independent runs per benchmark and arm.
     budget : int
         Samples (true evaluations) per run.
     seed : int
-        Base seed; each run's seed is derived from ``(seed, benchmark, strategy, run)``.
+        Base seed; each run's seed is derived from ``(seed, benchmark, arm, run)``.
     targets : tuple of str
         Target names (see :func:`nasfast.metrics.parse_target`).
     headline_target : str
@@ -224,7 +230,7 @@ class ExperimentConfig:
     """
 
     benchmarks: tuple[str, ...]
-    strategies: tuple[Strategy, ...]
+    arms: tuple[Arm, ...]
     seeds: int = 20
     budget: int = 150
     seed: int = 0
@@ -237,7 +243,7 @@ class ExperimentConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "benchmarks", tuple(self.benchmarks))
-        object.__setattr__(self, "strategies", tuple(self.strategies))
+        object.__setattr__(self, "arms", tuple(self.arms))
         object.__setattr__(self, "targets", tuple(self.targets))
         if not self.benchmarks:
             raise ValueError("a study needs at least one benchmark")
@@ -245,12 +251,12 @@ class ExperimentConfig:
             _check_name("benchmark", b)
         if len(set(self.benchmarks)) != len(self.benchmarks):
             raise ValueError(f"benchmarks listed twice: {list(self.benchmarks)}")
-        if not self.strategies:
-            raise ValueError("a study needs at least one strategy")
-        names = [s.name for s in self.strategies]
+        if not self.arms:
+            raise ValueError("a study needs at least one arm")
+        names = [s.name for s in self.arms]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise ValueError(f"strategy names must be unique, repeated: {dupes}")
+            raise ValueError(f"arm names must be unique, repeated: {dupes}")
         for key in ("seeds", "budget", "n_boot"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -275,12 +281,12 @@ class ExperimentConfig:
         Parameters
         ----------
         data : mapping
-            With an ``[experiment]`` table, ``[[strategy]]`` tables and optionally ``[quick]``
-            and ``[defaults.<Searcher>]`` tables (arguments given to every strategy of that
-            searcher unless the strategy sets them itself).
+            With an ``[experiment]`` table, ``[[arm]]`` tables and optionally ``[quick]``
+            and ``[defaults.<Searcher>]`` tables (arguments given to every arm of that
+            searcher unless the arm sets them itself).
         quick : bool, default False
             Apply the ``[quick]`` overrides (fewer seeds, smaller budget, a subset of the
-            strategies given by name in ``strategies``).
+            arms given by name in ``arms``).
         source : str
             Named in error messages.
 
@@ -289,38 +295,39 @@ class ExperimentConfig:
         ValueError
             On unknown keys, missing tables or invalid values.
         """
-        unknown = sorted(set(data) - {"experiment", "strategy", "quick", "defaults"})
+        _refuse_renamed(data, source)
+        unknown = sorted(set(data) - {"experiment", "arm", "quick", "defaults"})
         if unknown:
             raise ValueError(f"{source}: unknown top-level keys {unknown}")
         exp = dict(data.get("experiment", {}))
-        allowed = {f.name for f in fields(cls)} - {"strategies"}
+        allowed = {f.name for f in fields(cls)} - {"arms"}
         bad = sorted(set(exp) - allowed)
         if bad:
             raise ValueError(f"{source}: unknown keys in [experiment]: {bad} (allowed: {sorted(allowed)})")
-        if "strategy" not in data:
-            raise ValueError(f"{source}: no [[strategy]] tables")
+        if "arm" not in data:
+            raise ValueError(f"{source}: no [[arm]] tables")
         defaults = data.get("defaults", {})
         bad = sorted(set(defaults) - set(SEARCHERS))
         if bad or not all(isinstance(v, Mapping) for v in defaults.values()):
             raise ValueError(f"{source}: [defaults] must hold one table per searcher in {SEARCHERS}, got {sorted(defaults)}")
-        strategies = [
-            Strategy.from_dict({**defaults.get(t.get("searcher"), {}), **t}) if isinstance(t, Mapping) else Strategy.from_dict(t)
-            for t in data["strategy"]
+        arms = [
+            Arm.from_dict({**defaults.get(t.get("searcher"), {}), **t}) if isinstance(t, Mapping) else Arm.from_dict(t)
+            for t in data["arm"]
         ]
         if quick:
             if "quick" not in data:
                 raise ValueError(f"{source}: --quick needs a [quick] table")
             q = dict(data["quick"])
-            bad = sorted(set(q) - allowed - {"strategies"})
+            bad = sorted(set(q) - allowed - {"arms"})
             if bad:
                 raise ValueError(f"{source}: unknown keys in [quick]: {bad}")
-            keep = q.pop("strategies", None)
+            keep = q.pop("arms", None)
             if keep is not None:
-                strategies = _select(strategies, keep, source)
+                arms = _select(arms, keep, source)
             exp.update(q)
         if "metric" in exp and exp["metric"] == "":
             exp["metric"] = None
-        return cls(strategies=tuple(strategies), **exp)
+        return cls(arms=tuple(arms), **exp)
 
     @classmethod
     def from_toml(cls, path: Union[str, Path], *, quick: bool = False) -> "ExperimentConfig":
@@ -337,41 +344,56 @@ class ExperimentConfig:
         self,
         *,
         benchmarks: Optional[Sequence[str]] = None,
-        strategies: Optional[Sequence[Union[str, Strategy, Mapping[str, Any]]]] = None,
+        arms: Optional[Sequence[Union[str, Arm, Mapping[str, Any]]]] = None,
         **values: Any,
     ) -> "ExperimentConfig":
         """A copy with some fields replaced; None values are ignored.
 
-        ``strategies`` may mix names of this study's strategies, :class:`Strategy` objects and
-        ``[[strategy]]``-style dictionaries.
+        ``arms`` may mix names of this study's arms, :class:`Arm` objects and
+        ``[[arm]]``-style dictionaries.
         """
         changes = {k: v for k, v in values.items() if v is not None}
         if benchmarks is not None:
             changes["benchmarks"] = tuple(benchmarks)
-        if strategies is not None:
-            changes["strategies"] = tuple(self._resolve(s) for s in strategies)
+        if arms is not None:
+            changes["arms"] = tuple(self._resolve(s) for s in arms)
         return replace(self, **changes)
 
-    def _resolve(self, s: Union[str, Strategy, Mapping[str, Any]]) -> Strategy:
-        if isinstance(s, Strategy):
+    def _resolve(self, s: Union[str, Arm, Mapping[str, Any]]) -> Arm:
+        if isinstance(s, Arm):
             return s
         if isinstance(s, str):
-            return _select(list(self.strategies), [s], "the study")[0]
-        return Strategy.from_dict(s)
+            return _select(list(self.arms), [s], "the study")[0]
+        return Arm.from_dict(s)
 
     def to_dict(self) -> dict[str, Any]:
         """The TOML-shaped dictionary of this study (``metric`` omitted when None)."""
-        exp = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "strategies"}
+        exp = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "arms"}
         exp["benchmarks"] = list(self.benchmarks)
         exp["targets"] = list(self.targets)
         if exp["metric"] is None:
             del exp["metric"]
-        return {"experiment": exp, "strategy": [s.to_dict() for s in self.strategies]}
+        return {"experiment": exp, "arm": [s.to_dict() for s in self.arms]}
 
 
-def _select(strategies: list[Strategy], names: Sequence[str], source: str) -> list[Strategy]:
-    by_name = {s.name: s for s in strategies}
+def _select(arms: list[Arm], names: Sequence[str], source: str) -> list[Arm]:
+    by_name = {s.name: s for s in arms}
     missing = [n for n in names if n not in by_name]
     if missing:
-        raise ValueError(f"{source}: unknown strategies {missing}; known: {list(by_name)}")
+        raise ValueError(f"{source}: unknown arms {missing}; known: {list(by_name)}")
     return [by_name[n] for n in names]
+
+
+#: Top-level keys of earlier study files, and what replaced them.
+_RENAMED = {
+    "strategy": (
+        "[[strategy]] tables are now [[arm]] tables: rename each [[strategy]] to [[arm]] (a study's "
+        "named entries are arms; 'strategy' names the candidate sets of a search)"
+    ),
+}
+
+
+def _refuse_renamed(data: Mapping[str, Any], source: str) -> None:
+    for key, message in _RENAMED.items():
+        if key in data:
+            raise ValueError(f"{source}: {message}")

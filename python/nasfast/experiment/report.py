@@ -20,17 +20,22 @@ import numpy as np
 
 from nasfast.experiment import claim
 from nasfast.experiment.claim import CLAIM, GAIN_SHARE_THRESHOLD, MIN_RUNS_FOR_VERDICT
-from nasfast.experiment.config import ExperimentConfig, Strategy, derive_seed
+from nasfast.experiment.config import Arm, ExperimentConfig, derive_seed
 from nasfast.experiment.storage import RUNS_FILE, STUDY_FILE, read_sealed
 from nasfast.experiment.tables import fmt, interval, markdown_table, text_table
 from nasfast.experiment.task import study_tasks
-from nasfast.metrics import first_occurrences, random_search_expectation, regret_curve, sample_efficiency_gain
+from nasfast.metrics import (
+    first_occurrences,
+    random_search_expectation,
+    regret_curve,
+    sample_efficiency_gain,
+)
 
 # The claim's constants stay importable from here.
 __all__ = ["ExperimentResults", "SUMMARY_FIELDS", "GAIN_SHARE_THRESHOLD", "MIN_RUNS_FOR_VERDICT", "CLAIM", "fmt"]
 
 SUMMARY_FIELDS = (
-    "benchmark", "strategy", "target", "space_size", "target_size", "expected_random", "runs",
+    "benchmark", "arm", "target", "space_size", "target_size", "expected_random", "runs",
     "successes", "ert", "seg", "seg_low", "seg_high", "median_final_regret", "mean_samples",
     "mean_run_time_s",
 )
@@ -108,14 +113,14 @@ class ExperimentResults:
 
     # -- access ----------------------------------------------------------------------------------
 
-    def runs(self, benchmark: str, strategy: str) -> list[dict[str, Any]]:
-        """The records of one benchmark and strategy, by run index."""
-        rs = [r for r in self.records if r["task"]["benchmark"] == benchmark and r["task"]["strategy"]["name"] == strategy]
+    def runs(self, benchmark: str, arm: str) -> list[dict[str, Any]]:
+        """The records of one benchmark and arm, by run index."""
+        rs = [r for r in self.records if r["task"]["benchmark"] == benchmark and r["task"]["arm"]["name"] == arm]
         return sorted(rs, key=lambda r: r["task"]["run"])
 
-    def strategies(self, benchmark: Optional[str] = None) -> list[Strategy]:
-        """Strategies of the study that have runs (on ``benchmark`` if given), in config order."""
-        return [s for s in self.config.strategies if any(self.runs(b, s.name) for b in self._benchmarks(benchmark))]
+    def arms(self, benchmark: Optional[str] = None) -> list[Arm]:
+        """Arms of the study that have runs (on ``benchmark`` if given), in config order."""
+        return [s for s in self.config.arms if any(self.runs(b, s.name) for b in self._benchmarks(benchmark))]
 
     def _benchmarks(self, benchmark: Optional[str] = None) -> list[str]:
         return [b for b in self.config.benchmarks if benchmark is None or b == benchmark]
@@ -131,32 +136,32 @@ class ExperimentResults:
         costs = np.array([nan if v is None else v for v in h["costs"]], dtype=np.float64)[first]
         return values, costs
 
-    def regret_matrix(self, benchmark: str, strategy: str) -> np.ndarray:
+    def regret_matrix(self, benchmark: str, arm: str) -> np.ndarray:
         """Best-so-far regret of every run (rows) after 1..budget samples (padded with the last)."""
         return np.array(
-            [regret_curve(self.distinct_values_costs(r)[0], r["optimum"], self.config.budget) for r in self.runs(benchmark, strategy)]
+            [regret_curve(self.distinct_values_costs(r)[0], r["optimum"], self.config.budget) for r in self.runs(benchmark, arm)]
         ).reshape(-1, self.config.budget)
 
     # -- summary ---------------------------------------------------------------------------------
 
-    def hitting_times(self, benchmark: str, strategy: str, target: str) -> tuple[list[Optional[int]], list[int]]:
+    def hitting_times(self, benchmark: str, arm: str, target: str) -> tuple[list[Optional[int]], list[int]]:
         """Hitting time of the target (None: not hit) and samples spent, of every run of one
-        benchmark and strategy, by run index."""
-        runs = self.runs(benchmark, strategy)
+        benchmark and arm, by run index."""
+        runs = self.runs(benchmark, arm)
         return [r["targets"][target]["hit"] for r in runs], [r["samples"] for r in runs]
 
     def summary(self) -> list[dict[str, Any]]:
-        """One row per benchmark, strategy and target (fields: :data:`SUMMARY_FIELDS`).
+        """One row per benchmark, arm and target (fields: :data:`SUMMARY_FIELDS`).
 
         ``seg_low``/``seg_high`` are a percentile bootstrap interval over runs, seeded with
-        ``derive_seed(seed, benchmark, strategy, target)``.
+        ``derive_seed(seed, benchmark, arm, target)``.
         """
         if self._summary is not None:
             return self._summary
         rows = []
         c = self.config
         for b in c.benchmarks:
-            for s in c.strategies:
+            for s in c.arms:
                 runs = self.runs(b, s.name)
                 if not runs:
                     continue
@@ -171,7 +176,7 @@ class ExperimentResults:
                     )
                     rows.append({
                         "benchmark": b,
-                        "strategy": s.name,
+                        "arm": s.name,
                         "target": t,
                         "space_size": runs[0]["space_size"],
                         "target_size": m,
@@ -189,21 +194,21 @@ class ExperimentResults:
         self._summary = rows
         return rows
 
-    def row(self, benchmark: str, strategy: str, target: str) -> dict[str, Any]:
-        """The summary row of one benchmark, strategy and target.
+    def row(self, benchmark: str, arm: str, target: str) -> dict[str, Any]:
+        """The summary row of one benchmark, arm and target.
 
         Raises
         ------
         KeyError
-            If the study has no runs of that benchmark and strategy, or no such target.
+            If the study has no runs of that benchmark and arm, or no such target.
         """
         for r in self.summary():
-            if (r["benchmark"], r["strategy"], r["target"]) == (benchmark, strategy, target):
+            if (r["benchmark"], r["arm"], r["target"]) == (benchmark, arm, target):
                 return r
-        raise KeyError(f"no results for benchmark {benchmark!r}, strategy {strategy!r}, target {target!r}")
+        raise KeyError(f"no results for benchmark {benchmark!r}, arm {arm!r}, target {target!r}")
 
     def verdicts(self) -> list[dict[str, Any]]:
-        """Whether each part of the claim held, per benchmark, target and strategy (see
+        """Whether each part of the claim held, per benchmark, target and arm (see
         :func:`nasfast.experiment.claim.verdicts`)."""
         if self._verdicts is None:
             self._verdicts = claim.verdicts(self)
@@ -212,9 +217,9 @@ class ExperimentResults:
     # -- tables ----------------------------------------------------------------------------------
 
     def _table_rows(self, benchmark: str) -> tuple[list[str], list[list[str]]]:
-        header = ["strategy"] + [f"{t}: SEG [95% CI] (hits)" for t in self.config.targets]
+        header = ["arm"] + [f"{t}: SEG [95% CI] (hits)" for t in self.config.targets]
         body = []
-        for s in self.strategies(benchmark):
+        for s in self.arms(benchmark):
             cells = [s.name]
             for t in self.config.targets:
                 r = self.row(benchmark, s.name, t)
@@ -223,7 +228,7 @@ class ExperimentResults:
         return header, body
 
     def table(self, markdown: bool = False) -> str:
-        """The SEG of every strategy and target, one table per benchmark.
+        """The SEG of every arm and target, one table per benchmark.
 
         Parameters
         ----------
@@ -232,10 +237,10 @@ class ExperimentResults:
         """
         parts = []
         for b in self._benchmarks():
-            if not self.strategies(b):
+            if not self.arms(b):
                 continue
             header, body = self._table_rows(b)
-            r0 = self.runs(b, self.strategies(b)[0].name)[0]
+            r0 = self.runs(b, self.arms(b)[0].name)[0]
             sizes = ", ".join(f"{t}: m={r0['targets'][t]['size']:,}" for t in self.config.targets)
             title = (f"{b} (M={r0['space_size']:,} cells, metric {r0['metric']}, {sizes}; "
                      f"{self.config.seeds} runs x {self.config.budget} samples)")
@@ -286,8 +291,8 @@ class ExperimentResults:
         lines = [
             "# nasfast sample-efficiency study",
             "",
-            f"{len(self.records)} runs: benchmarks {', '.join(c.benchmarks)}; {len(c.strategies)} strategies; "
-            f"{c.seeds} runs per benchmark and strategy; budget {c.budget} samples per run; base seed {c.seed}; "
+            f"{len(self.records)} runs: benchmarks {', '.join(c.benchmarks)}; {len(c.arms)} arms; "
+            f"{c.seeds} runs per benchmark and arm; budget {c.budget} samples per run; base seed {c.seed}; "
             f"{100 * c.confidence:g}% bootstrap intervals from {c.n_boot} resamples. "
             f"Search time summed over runs: {total_time / 60:.1f} min. The exact study is in `experiment.json`.",
             "",
@@ -296,7 +301,7 @@ class ExperimentResults:
         lines += [
             "## Results",
             "",
-            "SEG per strategy and target, with the 95% interval and the successful runs out of all runs "
+            "SEG per arm and target, with the 95% interval and the successful runs out of all runs "
             "(`hits`). SEG > 1: fewer samples than uniform random search; SEG = 0: no run hit the target "
             "within the budget.",
             "",
@@ -324,7 +329,7 @@ class ExperimentResults:
             "+ samples spent by the unsuccessful runs) / (number of successful runs).",
             "- **Random-search baseline**: uniform sampling without replacement: E[N_RS] = (M + 1) / (m + 1), exactly.",
             "- **SEG** = E[N_RS] / ERT, with a percentile bootstrap interval over runs "
-            f"({c.n_boot} resamples, seeded from the base seed, the benchmark, the strategy and the target).",
+            f"({c.n_boot} resamples, seeded from the base seed, the benchmark, the arm and the target).",
             "- Regret: best value of the searchable space minus the best value found so far; curves show the "
             "median and the interquartile band over runs, against samples and against the simulated "
             "training cost of the evaluated cells.",

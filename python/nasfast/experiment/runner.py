@@ -1,7 +1,7 @@
 """Run a sample-efficiency study: orchestration of its runs and its output folder.
 
 An :class:`Experiment` turns a study (:class:`~nasfast.experiment.config.ExperimentConfig`) into
-one task per (benchmark, strategy, run) (:mod:`nasfast.experiment.task`), checks the output
+one task per (benchmark, arm, run) (:mod:`nasfast.experiment.task`), checks the output
 folder, runs the missing tasks in parallel worker processes (:mod:`nasfast.experiment.worker`)
 with a progress line (:mod:`nasfast.experiment.progress`), and assembles the records into
 ``runs.jsonl`` and the results (:mod:`nasfast.experiment.report`). The folder's files and how
@@ -11,8 +11,8 @@ A study re-run with the same output directory checks the folder before it writes
 keeps the records whose run description matches and only runs the missing ones; it re-runs a
 record that is damaged (checksum, cut short) with a warning (runs are deterministic, so the
 record comes back identical); it refuses a record of the same run file made with another
-description (budget, seed, strategy parameters...), and a finished record of a run the study
-does not include (fewer ``--seeds``, a benchmark or strategy left out): a re-run may add runs to
+description (budget, seed, arm parameters...), and a finished record of a run the study
+does not include (fewer ``--seeds``, a benchmark or arm left out): a re-run may add runs to
 a folder, never drop finished ones.
 """
 
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Optional, Sequence, Union
 
 from nasfast.experiment import storage
-from nasfast.experiment.config import ExperimentConfig, Strategy
+from nasfast.experiment.config import Arm, ExperimentConfig
 from nasfast.experiment.progress import Progress
 from nasfast.experiment.task import RunTask, run_seed, study_tasks
 from nasfast.experiment.worker import BenchmarkLoader, execute_run
@@ -64,7 +64,7 @@ def _threads_per_process(n: int) -> Iterator[None]:
 
 
 def _describe_file(name: str) -> str:
-    """``benchmark / strategy / run i`` from a record's file name."""
+    """``benchmark / arm / run i`` from a record's file name."""
     parts = name[: -len(".json")].split("__")
     if len(parts) == 3 and parts[2].isdigit():
         return f"{parts[0]} / {parts[1]} / run {int(parts[2])}"
@@ -78,9 +78,9 @@ class Experiment:
     ----------
     benchmarks : sequence of str, optional
         Benchmark names (default: those of the study).
-    strategies : sequence of (str, Strategy or dict), optional
-        Strategies: names of the study's strategies, :class:`Strategy` objects or
-        ``[[strategy]]``-style dictionaries (default: all of the study's).
+    arms : sequence of (str, Arm or dict), optional
+        Arms: names of the study's arms, :class:`Arm` objects or
+        ``[[arm]]``-style dictionaries (default: all of the study's).
     seeds, budget, seed, metric, stop_at_optimum : optional
         Override the study's values (see :class:`ExperimentConfig`).
     targets : sequence of str, optional
@@ -105,7 +105,7 @@ class Experiment:
 
     Examples
     --------
-    >>> exp = Experiment(benchmarks=["nb101-real20k"], strategies=["random-uniform", "predictor-full"],
+    >>> exp = Experiment(benchmarks=["nb101-real20k"], arms=["random-uniform", "predictor-full"],
     ...                  seeds=5, budget=50, out="results")  # doctest: +SKIP
     >>> results = exp.run()  # doctest: +SKIP
     >>> print(results.table())  # doctest: +SKIP
@@ -114,7 +114,7 @@ class Experiment:
     def __init__(
         self,
         benchmarks: Optional[Sequence[str]] = None,
-        strategies: Optional[Sequence[Union[str, Strategy, Mapping[str, Any]]]] = None,
+        arms: Optional[Sequence[Union[str, Arm, Mapping[str, Any]]]] = None,
         *,
         seeds: Optional[int] = None,
         budget: Optional[int] = None,
@@ -136,7 +136,7 @@ class Experiment:
             headline = list(targets)[0] if targets else None
         self.config = base.with_overrides(
             benchmarks=benchmarks,
-            strategies=strategies,
+            arms=arms,
             seeds=seeds,
             budget=budget,
             seed=seed,
@@ -168,7 +168,7 @@ class Experiment:
         return cls(config=ExperimentConfig.from_toml(path, quick=quick), **kwargs)
 
     def tasks(self) -> list[RunTask]:
-        """Every run of the study, in a fixed order (benchmark, strategy, run index)."""
+        """Every run of the study, in a fixed order (benchmark, arm, run index)."""
         return study_tasks(self.config)
 
     def run(self, write: bool = True) -> "ExperimentResults":
@@ -195,8 +195,8 @@ class Experiment:
         ------
         ValueError
             If the output directory holds a record of the same run file made with a different
-            description (budget, seed, strategy parameters...), or a finished record of a run
-            this study does not include (fewer seeds, a benchmark or strategy left out): use
+            description (budget, seed, arm parameters...), or a finished record of a run
+            this study does not include (fewer seeds, a benchmark or arm left out): use
             another directory, or include those runs. Nothing is written then.
         RuntimeError
             If a run fails (the message names it; finished runs stay on disk).
@@ -246,7 +246,7 @@ class Experiment:
             shown = ", ".join(_describe_file(n) for n in stray[:3]) + (f" and {len(stray) - 3} more" if len(stray) > 3 else "")
             raise ValueError(
                 f"{self.out} holds {len(stray)} finished run(s) that this study does not include ({shown}); "
-                "a re-run may add benchmarks, strategies or seeds to a study folder but never drops finished "
+                "a re-run may add benchmarks, arms or seeds to a study folder but never drops finished "
                 "runs: include them (e.g. a larger --seeds), or use another --out directory"
             )
         todo = []
@@ -275,7 +275,7 @@ class Experiment:
             raise RuntimeError(f"run {task.describe()} failed: {exc}") from exc
 
     def _run_pool(self, todo: list[RunTask], runs_dir: Path, progress: Progress) -> None:
-        # Interleave benchmarks and strategies so that the time estimate is fair from the start.
+        # Interleave benchmarks and arms so that the time estimate is fair from the start.
         todo = sorted(todo, key=lambda t: t.run)
         workers = min(self.jobs, len(todo))
         threads = max(1, (os.cpu_count() or 1) // workers)

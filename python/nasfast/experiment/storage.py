@@ -1,6 +1,6 @@
 """The files of a study folder and how they are written and read back.
 
-A study folder ``OUT`` holds ``OUT/runs/<benchmark>__<strategy>__<run>.json`` (one record per
+A study folder ``OUT`` holds ``OUT/runs/<benchmark>__<arm>__<run>.json`` (one record per
 run), ``OUT/runs.jsonl`` (the same lines, assembled at the end, in the study's run order) and
 ``OUT/experiment.json`` (the study). Each of them is a JSON object per line sealed with a CRC-32
 checksum (:mod:`nasfast._jsonline`), so a damaged line is told from a good one; every file is

@@ -2,7 +2,7 @@
 
 :func:`execute_run` is what a worker process executes for each :class:`~nasfast.experiment.task.RunTask`
 (and what the study runs in its own process with ``jobs=1``): it loads the benchmark (once per
-process), builds the strategy's searcher, runs the search and writes the run's record
+process), builds the arm's searcher, runs the search and writes the run's record
 atomically (:mod:`nasfast.experiment.storage`). Everything here is picklable by reference, as
 ``spawn``-started workers need.
 """
@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping, Optional, Union
 import numpy as np
 import numpy.typing as npt
 
-from nasfast.experiment.config import PREDICTORS, Strategy
+from nasfast.experiment.config import PREDICTORS, Arm
 from nasfast.experiment.storage import write_sealed_atomic
 from nasfast.experiment.task import RunTask
 from nasfast.metrics import first_occurrences, hitting_time, target_indices
@@ -111,13 +111,13 @@ def _build_candidates(spec: Mapping[str, Any], components: Mapping[str, Any]) ->
 
 
 def build_searcher(
-    strategy: Strategy, space: Any, seed: int, universe: Any, components: Mapping[str, Any], n_jobs: Optional[int] = None
+    arm: Arm, space: Any, seed: int, universe: Any, components: Mapping[str, Any], n_jobs: Optional[int] = None
 ) -> Any:
-    """Instantiate the searcher of a strategy.
+    """Instantiate the searcher of an arm.
 
     Parameters
     ----------
-    strategy : Strategy
+    arm : Arm
     space : SearchSpace
     seed : int
         ``random_state`` of the searcher.
@@ -128,7 +128,7 @@ def build_searcher(
     n_jobs : int, optional
         Threads of the searcher (passed only when given; results do not depend on it).
     """
-    params = dict(strategy.params)
+    params = dict(arm.params)
     if "candidates" in params:
         params["candidates"] = _build_candidates(params["candidates"], components)
     if "predictor" in params:
@@ -137,7 +137,7 @@ def build_searcher(
         params["predictor"] = cls(**spec)
     if n_jobs is not None:
         params["n_jobs"] = n_jobs
-    return components[strategy.searcher](space, random_state=seed, universe=universe, **params)
+    return components[arm.searcher](space, random_state=seed, universe=universe, **params)
 
 
 def execute_run(
@@ -170,7 +170,7 @@ def execute_run(
     load = load_benchmark if load_benchmark is not None else _default_loader()
     comps = components if components is not None else _default_components()
     prep = _prepare(load, task.benchmark, task.metric, task.targets)
-    searcher = build_searcher(task.strategy, prep.bench.space, task.seed, prep.universe, comps, n_jobs)
+    searcher = build_searcher(task.arm, prep.bench.space, task.seed, prep.universe, comps, n_jobs)
     evaluator = comps["BenchmarkEvaluator"](prep.bench, prep.metric)
     stop = _StopAtTargets(prep.optimum_keys) if task.stop_at_optimum else None
     start = time.perf_counter()
