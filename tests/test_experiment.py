@@ -21,8 +21,9 @@ import numpy as np
 import pytest
 
 from nasfast import CellBatch, SearchSpace
-from nasfast.experiment import Experiment, ExperimentConfig, ExperimentResults, Arm, run_seed
+from nasfast.experiment import Arm, Experiment, ExperimentConfig, ExperimentResults, run_seed
 from nasfast.experiment.cli import add_subparsers
+from nasfast.experiment.config import Claim, Section
 from nasfast.experiment.report import GAIN_SHARE_THRESHOLD
 from nasfast.experiment.progress import Progress
 
@@ -163,9 +164,14 @@ targets = ["optimum", "top-3", "top-5%"]
 headline_target = "top-5%"
 n_boot = 300
 
-[quick]
+[preset.quick]
 seeds = 2
 arms = ["random-uniform"]
+
+[claim]
+full_space = "predictor-full"
+random_subsets = ["predictor-random-10"]
+smart_subsets = ["predictor-neighbourhood"]
 
 [[arm]]
 name = "random-uniform"
@@ -479,6 +485,7 @@ def test_verdicts_follow_the_stated_rule() -> None:
     smart = Arm("smart", "PredictorSearch", {"candidates": {"type": "Neighbourhood"}})
     mixed = Arm("smart-mixed", "PredictorSearch", {"candidates": {"type": "Evolution"}})
     config = ExperimentConfig(benchmarks=("b",), arms=(full, bad, ok, smart, mixed), seeds=20, budget=100,
+                              claim=Claim("full", ("rand-bad", "rand-ok"), ("smart", "smart-mixed")),
                               targets=("optimum",), headline_target="optimum", n_boot=500)
     records = []
     for i in range(20):
@@ -504,7 +511,7 @@ def test_verdicts_follow_the_stated_rule() -> None:
 def test_verdict_inconclusive_when_interval_straddles_threshold() -> None:
     full = Arm("full", "PredictorSearch", {"candidates": {"type": "FullSpace"}})
     sub = Arm("sub", "PredictorSearch", {"candidates": {"type": "RandomSubset", "size": 10}})
-    config = ExperimentConfig(benchmarks=("b",), arms=(full, sub), seeds=12, budget=100,
+    config = ExperimentConfig(benchmarks=("b",), arms=(full, sub), seeds=12, budget=100, claim=Claim("full", ("sub",)),
                               targets=("optimum",), headline_target="optimum", n_boot=500)
     hits_full = [10, 30, 5, 60] * 3
     hits_sub = [20, 90, 8, None] * 3

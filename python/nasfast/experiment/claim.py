@@ -1,16 +1,17 @@
 """The claim under test and its verdicts: parts 0, 1 and 2, thresholds, verdict sentences.
 
 The generic results of a study (:mod:`nasfast.experiment.report`) know nothing of the claim;
-this module judges it from them:
+this module judges it from them, with the arms that the study's ``[claim]`` table names
+(:class:`nasfast.experiment.config.Claim`):
 
-- part 0 (precondition): the full-space predictor search beats random search, its SEG interval
-  lies above 1;
+- part 0 (precondition): the full-space arm beats random search, its SEG interval lies above 1;
 - part 1, per random-subset arm: it keeps less than :data:`GAIN_SHARE_THRESHOLD` of the
-  full-space gain, ``share = SEG / SEG_full = ERT_full / ERT``, interval entirely below;
+  full-space arm's gain, ``share = SEG / SEG_full = ERT_full / ERT``, interval entirely below;
 - part 2, per smart-subset arm: it keeps more than the threshold, interval entirely above.
 
 An interval on the wrong side means the part *did not hold*; one that contains the threshold is
-*inconclusive*; fewer than :data:`MIN_RUNS_FOR_VERDICT` runs give no verdict.
+*inconclusive*; fewer than :data:`MIN_RUNS_FOR_VERDICT` runs give no verdict. A study without
+a claim has no verdicts.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from nasfast.experiment.report import ExperimentResults
 
 __all__ = ["CLAIM", "GAIN_SHARE_THRESHOLD", "MIN_RUNS_FOR_VERDICT", "VERDICT_FIELDS", "judge", "verdicts",
-           "verdict_table", "claim_markdown"]
+           "verdict_table", "claim_markdown", "every_target_markdown", "summary_json"]
 
 #: "Most of the gain": an arm keeps less than this share of the full-space gain
 #: (``SEG / SEG_full = ERT_full / ERT``) when a random subset "destroys most of it", and more than
@@ -72,37 +73,38 @@ def judge(low: float, high: float, threshold: float, *, below: bool, runs: int) 
 def verdicts(results: "ExperimentResults") -> list[dict[str, Any]]:
     """Whether each part of the claim held, per benchmark, target and arm.
 
-    Rows with the fields :data:`VERDICT_FIELDS`; see the module doc for the rule. The reference
-    is the first ``PredictorSearch`` arm with ``FullSpace`` candidates; random subsets are
-    the ``RandomSubset`` arms, smart subsets those with ``Neighbourhood``, ``Evolution``
-    or ``Union`` candidates.
+    Rows with the fields :data:`VERDICT_FIELDS`, for the arms of the study's claim (none
+    without a claim), in the study's order of arms; see the module doc for the rule. The share
+    intervals are seeded with ``derive_seed(seed, benchmark, arm, full_space_arm, target)``.
     """
-    out: list[dict[str, Any]] = []
     c = results.config
+    if c.claim is None:
+        return []
+    out: list[dict[str, Any]] = []
+    full = c.claim.full_space
     for b in c.benchmarks:
         arms = results.arms(b)
-        full = next((s for s in arms if s.candidates_type == "FullSpace"), None)
-        if full is None:
+        if full not in {a.name for a in arms}:
             continue
         for t in c.targets:
-            row = results.row(b, full.name, t)
-            ref_h, ref_s = results.hitting_times(b, full.name, t)
+            row = results.row(b, full, t)
+            ref_h, ref_s = results.hitting_times(b, full, t)
             ref_hits = f"{row['successes']}/{row['runs']}"
             out.append(dict(
-                benchmark=b, target=t, part=0, arm=full.name, reference="random search",
+                benchmark=b, target=t, part=0, arm=full, reference="random search",
                 share=row["seg"], share_low=row["seg_low"], share_high=row["seg_high"],
                 hits=ref_hits, reference_hits="-",
                 verdict=judge(row["seg_low"], row["seg_high"], 1.0, below=False, runs=row["runs"]),
             ))
             for s in arms:
-                part = {"RandomSubset": 1, "Neighbourhood": 2, "Evolution": 2, "Union": 2}.get(s.candidates_type or "")
-                if part is None:
+                part = c.claim.part(s.name)
+                if part not in (1, 2):
                     continue
                 h, sp = results.hitting_times(b, s.name, t)
                 share, lo, hi = ert_ratio(h, sp, ref_h, ref_s, n_boot=c.n_boot, confidence=c.confidence,
-                                          random_state=derive_seed(c.seed, b, s.name, full.name, t))
+                                          random_state=derive_seed(c.seed, b, s.name, full, t))
                 out.append(dict(
-                    benchmark=b, target=t, part=part, arm=s.name, reference=full.name,
+                    benchmark=b, target=t, part=part, arm=s.name, reference=full,
                     share=share, share_low=lo, share_high=hi,
                     hits=f"{sum(x is not None for x in h)}/{len(h)}", reference_hits=ref_hits,
                     verdict=judge(lo, hi, GAIN_SHARE_THRESHOLD, below=part == 1, runs=min(len(h), len(ref_h))),
@@ -149,9 +151,14 @@ def _verdict_sentence(vs: list[dict[str, Any]]) -> str:
 
 
 def claim_markdown(results: "ExperimentResults") -> list[str]:
-    """The lines of the report's section on the claim: the claim, its rule and, per benchmark,
-    the verdicts on the headline target."""
+    """The lines of the report's section on the claim: the claim, its arms, its rule and, per
+    benchmark, the verdicts on the headline target (no lines for a study without a claim)."""
+    claim = results.config.claim
+    if claim is None:
+        return []
     head = results.config.headline_target
+    random_arms = ", ".join(f"`{n}`" for n in claim.random_subsets) or "none"
+    smart_arms = ", ".join(f"`{n}`" for n in claim.smart_subsets) or "none"
     lines = [
         "## The claim",
         "",
@@ -161,6 +168,8 @@ def claim_markdown(results: "ExperimentResults") -> list[str]:
         f"**{head}**. The *share* of the full-space gain that an arm keeps is "
         "`SEG / SEG_full = ERT_full / ERT` (1 = as good as scoring the full space, 0 = never hits), "
         "with a bootstrap interval that resamples the runs of both arms independently.",
+        f"The arms of the claim (the study's `[claim]` table): full space `{claim.full_space}`; "
+        f"random subsets {random_arms}; smart subsets {smart_arms}.",
         "",
         "- Part 0 (precondition): the full-space predictor search beats random search: its SEG interval lies above 1.",
         f"- Part 1: a random subset destroys most of the gain: its share interval lies below {GAIN_SHARE_THRESHOLD}.",
@@ -176,8 +185,22 @@ def claim_markdown(results: "ExperimentResults") -> list[str]:
     for b in results.config.benchmarks:
         vs = [v for v in all_rows if v["benchmark"] == b and v["target"] == head]
         if not vs:
-            lines += [f"**{b}**: no verdict (no full-space predictor arm was run).", ""]
+            lines += [f"**{b}**: no verdict (the full-space arm `{claim.full_space}` has no runs on it).", ""]
             continue
         lines += [f"### Verdicts on {b}, target {head}", "", _verdict_sentence(vs), "",
                   _verdict_block(vs), ""]
     return lines
+
+
+def every_target_markdown(results: "ExperimentResults") -> list[str]:
+    """The lines of the report's table of the verdicts on every target (none without a claim)."""
+    if results.config.claim is None:
+        return []
+    return ["## Verdicts on every target", "", results.verdict_table(markdown=True), ""]
+
+
+def summary_json(results: "ExperimentResults") -> dict[str, Any]:
+    """The claim's entries of ``summary.json``: its text (None without a claim), the threshold
+    and the verdicts."""
+    return {"claim": CLAIM if results.config.claim is not None else None,
+            "gain_share_threshold": GAIN_SHARE_THRESHOLD, "verdicts": results.verdicts()}

@@ -1,7 +1,9 @@
 """``nasfast experiment``: run the sample-efficiency study from the command line.
 
 ``nasfast experiment`` runs the default study (``example.toml`` shipped with the package);
-``--quick`` a smaller one; ``--config FILE`` a study of your own. Flags override the study:
+``--quick`` a smaller one, ``--full`` a longer one (the study's presets ``[preset.quick]`` and
+``[preset.full]``; ``--preset NAME`` any ``[preset.NAME]``); ``--config FILE`` a study of your
+own. Flags override the study:
 ``--seeds N``, ``--budget N``, ``--benchmark NAME`` (repeatable), ``--arm NAME``
 (repeatable). ``--out DIR`` (default ``./nasfast-results/<UTC timestamp>``) receives
 ``runs.jsonl``, ``summary.csv``, ``summary.json``, the PNG plots and ``report.md``; running again
@@ -62,7 +64,10 @@ def add_subparsers(subparsers: "argparse._SubParsersAction[Any]") -> argparse.Ar
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--quick", action="store_true", help="the quick version of the study (fewer seeds and arms)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--quick", action="store_true", help="the study's [preset.quick]: a smoke run (fewer seeds and arms)")
+    which.add_argument("--full", action="store_true", help="the study's [preset.full]: a longer run (more seeds, larger budget)")
+    which.add_argument("--preset", metavar="NAME", help="the study's [preset.NAME]")
     p.add_argument("--config", metavar="FILE", help="TOML file of the study (default: the built-in study)")
     p.add_argument("--out", metavar="DIR", help="output directory; an existing one is resumed (default: ./nasfast-results/<timestamp>)")
     p.add_argument("--jobs", type=_positive, metavar="N", help="worker processes (default: all cores)")
@@ -82,14 +87,16 @@ def run_command(args: argparse.Namespace) -> int:
         benchmarks=args.benchmark, arms=args.arm, seeds=args.seeds, budget=args.budget,
         out=args.out, jobs=args.jobs, progress=not args.no_progress,
     )
+    preset = "quick" if args.quick else "full" if args.full else args.preset
     if args.config:
-        exp = Experiment.from_toml(args.config, quick=args.quick, **overrides)
+        exp = Experiment.from_toml(args.config, preset=preset, **overrides)
     else:
-        exp = Experiment(quick=args.quick, **overrides)
+        exp = Experiment(preset=preset, **overrides)
     c = exp.config
     print(
-        f"nasfast experiment: {len(exp.tasks())} runs ({', '.join(c.benchmarks)}; {len(c.arms)} arms; "
-        f"{c.seeds} seeds; budget {c.budget}) in {exp.jobs} processes -> {exp.out}",
+        f"nasfast experiment{f' (preset {preset})' if preset else ''}: {len(exp.tasks())} runs "
+        f"({', '.join(c.benchmarks)}; {len(c.arms)} arms; {c.seeds} seeds; budget {c.budget}) in {exp.jobs} "
+        f"processes -> {exp.out}",
         file=sys.stderr,
     )
     start = time.perf_counter()
@@ -102,8 +109,14 @@ def run_command(args: argparse.Namespace) -> int:
         return 1
     print(results.table())
     print()
-    print(f"Verdicts on the claim, target {c.headline_target} (see report.md for every target):")
-    print(results.verdict_table(target=c.headline_target, markdown=False))
-    print()
+    for sec in c.sections:
+        if sec.pairs:
+            print(f"{sec.title}: share SEG_arm / SEG_reference, target {c.headline_target}:")
+            print(results.comparison_table(sec.name, target=c.headline_target))
+            print()
+    if c.claim is not None:
+        print(f"Verdicts on the claim, target {c.headline_target} (see report.md for every target):")
+        print(results.verdict_table(target=c.headline_target, markdown=False))
+        print()
     print(f"wall time {time.perf_counter() - start:.1f} s; results in {exp.out} (report.md, summary.csv, plots)")
     return 0

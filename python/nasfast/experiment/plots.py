@@ -7,8 +7,8 @@ Per benchmark:
 - ``seg_<benchmark>.png``: SEG of every arm per target with its confidence interval and the
   successful runs;
 - ``subsets_<benchmark>.png``: SEG against the size of the random subset (fixed and refreshed),
-  with the full-space and smart-subset levels as reference lines (only when the study has
-  random-subset arms).
+  with the full-space and smart-subset levels as reference lines, for the arms of the study's
+  claim (only when the claim has random-subset arms).
 """
 
 from __future__ import annotations
@@ -128,14 +128,18 @@ def plot_seg(results: "ExperimentResults", benchmark: str, path: Path) -> Path:
 
 
 def plot_subsets(results: "ExperimentResults", benchmark: str, path: Path) -> Path:
-    """SEG against random-subset size, with full-space and smart-subset reference levels."""
+    """SEG against random-subset size, with full-space and smart-subset reference levels (the
+    arms of the study's claim)."""
     plt = _pyplot()
+    claim = results.config.claim
+    if claim is None:
+        raise ValueError("the subsets plot shows the arms of the study's claim, and the study has none")
     arms = results.arms(benchmark)
     targets = results.config.targets
     fig, axes = plt.subplots(1, len(targets), figsize=(4.2 * len(targets) + 2.6, 4.2), sharey=False)
     axes = np.atleast_1d(axes)
-    subsets = [s for s in arms if s.candidates_type == "RandomSubset"]
-    refs = [s for s in arms if s.candidates_type in ("FullSpace", "Neighbourhood", "Evolution", "Union")]
+    subsets = [s for s in arms if claim.part(s.name) == 1]
+    refs = [s for s in arms if claim.part(s.name) in (0, 2)]
     ref_colours = _colours(len(refs) + 2)[2:]
     sizes = [float(s.params["candidates"]["size"]) for s in subsets]
     for ax, t in zip(axes, targets):
@@ -164,7 +168,7 @@ def plot_subsets(results: "ExperimentResults", benchmark: str, path: Path) -> Pa
             r = results.row(benchmark, s.name, t)
             if r["successes"] == 0:
                 missing.append(s.name)
-            ls = "-" if s.candidates_type == "FullSpace" else "--"
+            ls = "-" if claim.part(s.name) == 0 else "--"
             ax.axhline(r["seg"], color=colour, ls=ls, lw=1.3, label=s.name)
             ax.annotate(f"{r['successes']}/{r['runs']}", xy=(1.0, r["seg"]), xycoords=("axes fraction", "data"),
                         xytext=(-22, 3), textcoords="offset points", fontsize=7, color=colour)
@@ -207,6 +211,7 @@ def plot_all(results: "ExperimentResults", out: Path) -> list[Path]:
             continue
         paths.append(plot_regret(results, b, out / f"regret_{b}.png"))
         paths.append(plot_seg(results, b, out / f"seg_{b}.png"))
-        if any(s.candidates_type == "RandomSubset" for s in arms):
+        claim = results.config.claim
+        if claim is not None and any(claim.part(s.name) == 1 for s in arms):
             paths.append(plot_subsets(results, b, out / f"subsets_{b}.png"))
     return paths

@@ -1,8 +1,10 @@
 """Results of a study: summary tables, SEG per target, CSV/JSON files and ``report.md``.
 
 Everything here is computed from the run records alone (``runs.jsonl``), so a finished study
-can be summarised again with :meth:`ExperimentResults.load`. The results are generic: the claim
-the default study tests, its parts and verdicts are judged from them in
+can be summarised again with :meth:`ExperimentResults.load`. The results are generic: the SEG of
+every arm per benchmark and target, grouped by the study's sections, and the comparison of the
+pairs of arms that a section names (the *share* ``SEG_arm / SEG_reference = ERT_reference /
+ERT_arm``). The claim the default study tests, its parts and verdicts are judged from them in
 :mod:`nasfast.experiment.claim`.
 """
 
@@ -20,11 +22,12 @@ import numpy as np
 
 from nasfast.experiment import claim
 from nasfast.experiment.claim import CLAIM, GAIN_SHARE_THRESHOLD, MIN_RUNS_FOR_VERDICT
-from nasfast.experiment.config import Arm, ExperimentConfig, derive_seed
+from nasfast.experiment.config import Arm, ExperimentConfig, Section, derive_seed
 from nasfast.experiment.storage import RUNS_FILE, STUDY_FILE, read_sealed
 from nasfast.experiment.tables import fmt, interval, markdown_table, text_table
 from nasfast.experiment.task import study_tasks
 from nasfast.metrics import (
+    ert_ratio,
     first_occurrences,
     random_search_expectation,
     regret_curve,
@@ -32,12 +35,17 @@ from nasfast.metrics import (
 )
 
 # The claim's constants stay importable from here.
-__all__ = ["ExperimentResults", "SUMMARY_FIELDS", "GAIN_SHARE_THRESHOLD", "MIN_RUNS_FOR_VERDICT", "CLAIM", "fmt"]
+__all__ = ["ExperimentResults", "SUMMARY_FIELDS", "COMPARISON_FIELDS", "GAIN_SHARE_THRESHOLD", "MIN_RUNS_FOR_VERDICT",
+           "CLAIM", "fmt"]
 
 SUMMARY_FIELDS = (
     "benchmark", "arm", "target", "space_size", "target_size", "expected_random", "runs",
     "successes", "ert", "seg", "seg_low", "seg_high", "median_final_regret", "mean_samples",
     "mean_run_time_s",
+)
+COMPARISON_FIELDS = (
+    "section", "benchmark", "target", "reference", "arm", "share", "share_low", "share_high", "hits",
+    "reference_hits",
 )
 
 
@@ -66,6 +74,7 @@ class ExperimentResults:
         self.records = list(records)
         self._summary: Optional[list[dict[str, Any]]] = None
         self._verdicts: Optional[list[dict[str, Any]]] = None
+        self._comparisons: Optional[list[dict[str, Any]]] = None
 
     @classmethod
     def load(cls, out: Union[str, Path]) -> "ExperimentResults":
@@ -214,12 +223,58 @@ class ExperimentResults:
             self._verdicts = claim.verdicts(self)
         return self._verdicts
 
+    def comparisons(self) -> list[dict[str, Any]]:
+        """The pairs of arms of every section, per benchmark and target (fields:
+        :data:`COMPARISON_FIELDS`).
+
+        ``share = SEG_arm / SEG_reference = ERT_reference / ERT_arm`` (see
+        :func:`nasfast.metrics.ert_ratio`) with a percentile bootstrap interval that resamples the
+        runs of both arms, seeded with ``derive_seed(seed, benchmark, arm, reference, target)``
+        (the seed of the claim's shares, so one pair gets one interval wherever it is shown).
+        """
+        if self._comparisons is not None:
+            return self._comparisons
+        c = self.config
+        out = []
+        for sec in c.sections:
+            for b in c.benchmarks:
+                for ref, arm in sec.pairs:
+                    if not (self.runs(b, ref) and self.runs(b, arm)):
+                        continue
+                    for t in c.targets:
+                        h, sp = self.hitting_times(b, arm, t)
+                        ref_h, ref_s = self.hitting_times(b, ref, t)
+                        share, lo, hi = ert_ratio(h, sp, ref_h, ref_s, n_boot=c.n_boot, confidence=c.confidence,
+                                                  random_state=derive_seed(c.seed, b, arm, ref, t))
+                        out.append(dict(
+                            section=sec.name, benchmark=b, target=t, reference=ref, arm=arm,
+                            share=share, share_low=lo, share_high=hi,
+                            hits=f"{sum(x is not None for x in h)}/{len(h)}",
+                            reference_hits=f"{sum(x is not None for x in ref_h)}/{len(ref_h)}",
+                        ))
+        self._comparisons = out
+        return out
+
+    def section(self, name: str) -> Section:
+        """The study's section of that name.
+
+        Raises
+        ------
+        KeyError
+            If the study has no such section.
+        """
+        for sec in self.config.sections:
+            if sec.name == name:
+                return sec
+        raise KeyError(f"no section {name!r}; the study's sections: {[s.name for s in self.config.sections]}")
+
     # -- tables ----------------------------------------------------------------------------------
 
-    def _table_rows(self, benchmark: str) -> tuple[list[str], list[list[str]]]:
+    def _table_rows(self, benchmark: str, arms: Sequence[str]) -> tuple[list[str], list[list[str]]]:
         header = ["arm"] + [f"{t}: SEG [95% CI] (hits)" for t in self.config.targets]
         body = []
-        for s in self.arms(benchmark):
+        for name in arms:
+            s = next(a for a in self.arms(benchmark) if a.name == name)
             cells = [s.name]
             for t in self.config.targets:
                 r = self.row(benchmark, s.name, t)
@@ -227,27 +282,76 @@ class ExperimentResults:
             body.append(cells)
         return header, body
 
-    def table(self, markdown: bool = False) -> str:
+    def _benchmark_title(self, benchmark: str) -> str:
+        r0 = self.runs(benchmark, self.arms(benchmark)[0].name)[0]
+        sizes = ", ".join(f"{t}: m={r0['targets'][t]['size']:,}" for t in self.config.targets)
+        return (f"{benchmark} (M={r0['space_size']:,} cells, metric {r0['metric']}, {sizes}; "
+                f"{self.config.seeds} runs x {self.config.budget} samples)")
+
+    def table(self, markdown: bool = False, section: Optional[str] = None) -> str:
         """The SEG of every arm and target, one table per benchmark.
 
         Parameters
         ----------
         markdown : bool, default False
             A Markdown table instead of aligned text.
+        section : str, optional
+            Only the arms of this section (see :class:`~nasfast.experiment.config.Section`), in
+            its order.
         """
+        return self._table(markdown, None if section is None else self.section(section).arms)
+
+    def _table(self, markdown: bool, arms: Optional[Sequence[str]]) -> str:
+        """:meth:`table` of these arms, in this order (None: every arm)."""
         parts = []
         for b in self._benchmarks():
-            if not self.arms(b):
+            have = [a.name for a in self.arms(b)]
+            names = have if arms is None else [n for n in arms if n in have]
+            if not names:
                 continue
-            header, body = self._table_rows(b)
-            r0 = self.runs(b, self.arms(b)[0].name)[0]
-            sizes = ", ".join(f"{t}: m={r0['targets'][t]['size']:,}" for t in self.config.targets)
-            title = (f"{b} (M={r0['space_size']:,} cells, metric {r0['metric']}, {sizes}; "
-                     f"{self.config.seeds} runs x {self.config.budget} samples)")
+            header, body = self._table_rows(b, names)
+            title = self._benchmark_title(b)
             if markdown:
                 parts.append(f"**{title}**\n\n" + markdown_table(header, body))
             else:
                 parts.append(f"{title}\n" + text_table(header, body, numbers_right=True))
+        return "\n\n".join(parts)
+
+    def comparison_table(self, section: str, markdown: bool = False, target: Optional[str] = None) -> str:
+        """The pairs of a section: per pair and target, the share ``SEG_arm / SEG_reference``
+        with its interval and the hits of both arms; one table per benchmark (empty when the
+        section has no pairs).
+
+        Parameters
+        ----------
+        section : str
+            Name of the section.
+        markdown : bool, default False
+            A Markdown table instead of aligned text.
+        target : str, optional
+            Only this target (default: every target of the study).
+        """
+        sec = self.section(section)
+        targets = [t for t in self.config.targets if target is None or t == target]
+        rows = {(v["benchmark"], v["reference"], v["arm"], v["target"]): v for v in self.comparisons() if v["section"] == sec.name}
+        header = ["reference -> arm"] + [f"{t}: share [95% CI] (hits arm, reference)" for t in targets]
+        parts = []
+        for b in self._benchmarks():
+            body = []
+            for ref, arm in sec.pairs:
+                if (b, ref, arm, targets[0]) not in rows:
+                    continue
+                cells = [f"{ref} -> {arm}"]
+                for t in targets:
+                    v = rows[(b, ref, arm, t)]
+                    cells.append(f"{interval(v['share'], v['share_low'], v['share_high'])} ({v['hits']}, {v['reference_hits']})")
+                body.append(cells)
+            if not body:
+                continue
+            if markdown:
+                parts.append(f"**{b}**\n\n" + markdown_table(header, body))
+            else:
+                parts.append(f"{b}\n" + text_table(header, body, numbers_right=True))
         return "\n\n".join(parts)
 
     def verdict_table(self, target: Optional[str] = None, markdown: bool = True) -> str:
@@ -272,8 +376,8 @@ class ExperimentResults:
         for r in self.summary():
             w.writerow({k: r[k] for k in SUMMARY_FIELDS})
         paths = [_write_text(out / "summary.csv", buf.getvalue())]
-        doc = {"config": self.config.to_dict(), "claim": CLAIM, "gain_share_threshold": GAIN_SHARE_THRESHOLD,
-               "summary": self.summary(), "verdicts": self.verdicts()}
+        doc = {"config": self.config.to_dict(), "summary": self.summary(), "comparisons": self.comparisons(),
+               **claim.summary_json(self)}
         paths.append(_write_text(out / "summary.json", json.dumps(_json_safe(doc), indent=1) + "\n"))
         try:
             plots = self.plot(out)
@@ -297,6 +401,9 @@ class ExperimentResults:
             f"Search time summed over runs: {total_time / 60:.1f} min. The exact study is in `experiment.json`.",
             "",
         ]
+        if c.claim is None:
+            lines += ["The study names no claim (no `[claim]` table, or its full-space arm was not run): "
+                      "it reports the results below, without verdicts.", ""]
         lines += claim.claim_markdown(self)
         lines += [
             "## Results",
@@ -305,18 +412,14 @@ class ExperimentResults:
             "(`hits`). SEG > 1: fewer samples than uniform random search; SEG = 0: no run hit the target "
             "within the budget.",
             "",
-            self.table(markdown=True),
-            "",
         ]
+        lines += self._sections_markdown()
         if plot_note:
             lines += [plot_note, ""]
         for p in plots:
             lines += [f"![{p.stem}]({os.path.relpath(p, out)})", ""]
+        lines += claim.every_target_markdown(self)
         lines += [
-            "## Verdicts on every target",
-            "",
-            self.verdict_table(markdown=True),
-            "",
             "## Definitions (nasfast's own)",
             "",
             "- **Sample**: one true evaluation of a distinct cell (isomorphic duplicates count once; "
@@ -330,12 +433,36 @@ class ExperimentResults:
             "- **Random-search baseline**: uniform sampling without replacement: E[N_RS] = (M + 1) / (m + 1), exactly.",
             "- **SEG** = E[N_RS] / ERT, with a percentile bootstrap interval over runs "
             f"({c.n_boot} resamples, seeded from the base seed, the benchmark, the arm and the target).",
+            "- **Share** of a reference arm's gain that an arm keeps: SEG_arm / SEG_reference = "
+            "ERT_reference / ERT_arm, with a bootstrap interval that resamples the runs of both arms.",
             "- Regret: best value of the searchable space minus the best value found so far; curves show the "
             "median and the interquartile band over runs, against samples and against the simulated "
             "training cost of the evaluated cells.",
             "",
         ]
         return "\n".join(lines)
+
+    def _sections_markdown(self) -> list[str]:
+        """The results, section by section (one table of every arm without sections)."""
+        c = self.config
+        if not c.sections:
+            return [self.table(markdown=True), ""]
+        lines: list[str] = []
+        for sec in c.sections:
+            table = self.table(markdown=True, section=sec.name)
+            if not table:
+                continue
+            lines += [f"### {sec.title}", "", table, ""]
+            pairs = self.comparison_table(sec.name, markdown=True)
+            if pairs:
+                lines += ["Pairs: the share of the reference's gain that the arm keeps, "
+                          "`SEG_arm / SEG_reference`, with its 95% interval and the hits of both arms.", "",
+                          pairs, ""]
+        shown = {n for sec in c.sections for n in sec.arms}
+        rest = [a.name for a in self.arms() if a.name not in shown]
+        if rest:
+            lines += ["### Other arms", "", self._table(True, rest), ""]
+        return lines
 
 
 def _write_text(path: Path, text: str) -> Path:

@@ -89,7 +89,10 @@ class Experiment:
     config : ExperimentConfig, optional
         The study to start from (default: the default study, see ``example.toml``).
     quick : bool, default False
-        Start from the quick version of the default study (ignored when ``config`` is given).
+        Start from the default study's ``[preset.quick]`` (ignored when ``config`` is given).
+    preset : str, optional
+        Start from this preset of the default study, e.g. ``"full"`` (ignored when ``config``
+        is given; see :func:`nasfast.experiment.config.apply_preset`).
     out : path, optional
         Output directory (default ``./nasfast-results/<UTC timestamp>``). Re-using a directory
         resumes the study.
@@ -124,13 +127,14 @@ class Experiment:
         stop_at_optimum: Optional[bool] = None,
         config: Optional[ExperimentConfig] = None,
         quick: bool = False,
+        preset: Optional[str] = None,
         out: Optional[Union[str, Path]] = None,
         jobs: Optional[int] = None,
         progress: bool = True,
         load_benchmark: Optional[BenchmarkLoader] = None,
         components: Optional[Mapping[str, Any]] = None,
     ) -> None:
-        base = config if config is not None else ExperimentConfig.default(quick=quick)
+        base = config if config is not None else ExperimentConfig.default(quick=quick, preset=preset)
         headline = None
         if targets is not None and base.headline_target not in targets:
             headline = list(targets)[0] if targets else None
@@ -154,18 +158,21 @@ class Experiment:
         self.components = components
 
     @classmethod
-    def from_toml(cls, path: Union[str, Path], *, quick: bool = False, **kwargs: Any) -> "Experiment":
+    def from_toml(cls, path: Union[str, Path], *, quick: bool = False, preset: Optional[str] = None,
+                  **kwargs: Any) -> "Experiment":
         """A study read from a TOML file (see :mod:`nasfast.experiment.config`).
 
         Parameters
         ----------
         path : path
         quick : bool, default False
-            Apply the file's ``[quick]`` table.
+            Apply the file's ``[preset.quick]`` table.
+        preset : str, optional
+            Apply the file's ``[preset.<preset>]`` table.
         **kwargs
             Any other argument of :class:`Experiment` (overrides).
         """
-        return cls(config=ExperimentConfig.from_toml(path, quick=quick), **kwargs)
+        return cls(config=ExperimentConfig.from_toml(path, quick=quick, preset=preset), **kwargs)
 
     def tasks(self) -> list[RunTask]:
         """Every run of the study, in a fixed order (benchmark, arm, run index)."""
