@@ -21,10 +21,11 @@ import numpy as np
 import pytest
 
 from nasfast import CellBatch, SearchSpace
-from nasfast.experiment import Experiment, ExperimentConfig, ExperimentResults, Strategy, run_seed
+from nasfast.experiment import Arm, Experiment, ExperimentConfig, ExperimentResults, run_seed
 from nasfast.experiment.cli import add_subparsers
+from nasfast.experiment.config import Claim, Section
 from nasfast.experiment.report import GAIN_SHARE_THRESHOLD
-from nasfast.experiment.runner import Progress
+from nasfast.experiment.progress import Progress
 
 # ---------------------------------------------------------------------------------------------
 # Stand-ins (module level: worker processes import them by name)
@@ -163,26 +164,31 @@ targets = ["optimum", "top-3", "top-5%"]
 headline_target = "top-5%"
 n_boot = 300
 
-[quick]
+[preset.quick]
 seeds = 2
-strategies = ["random-uniform"]
+arms = ["random-uniform"]
 
-[[strategy]]
+[claim]
+full_space = "predictor-full"
+random_subsets = ["predictor-random-10"]
+smart_subsets = ["predictor-neighbourhood"]
+
+[[arm]]
 name = "random-uniform"
 searcher = "RandomSearch"
 method = "uniform"
 
-[[strategy]]
+[[arm]]
 name = "predictor-full"
 searcher = "PredictorSearch"
 candidates = { type = "FullSpace" }
 
-[[strategy]]
+[[arm]]
 name = "predictor-random-10"
 searcher = "PredictorSearch"
 candidates = { type = "RandomSubset", size = 10, refresh = false }
 
-[[strategy]]
+[[arm]]
 name = "predictor-neighbourhood"
 searcher = "PredictorSearch"
 candidates = { type = "Neighbourhood", radius = 1, top_k = 5 }
@@ -217,9 +223,9 @@ def test_default_study_is_valid_and_quick_is_a_subset() -> None:
     full = ExperimentConfig.default()
     quick = ExperimentConfig.default(quick=True)
     assert set(full.benchmarks) == {"nb101-surrogate", "nb101-real20k"}
-    assert {s.name for s in quick.strategies} < {s.name for s in full.strategies}
+    assert {s.name for s in quick.arms} < {s.name for s in full.arms}
     assert quick.seeds < full.seeds
-    kinds = {s.candidates_type for s in full.strategies}
+    kinds = {s.candidates_type for s in full.arms}
     assert {"FullSpace", "RandomSubset", "Neighbourhood", "Evolution", None} <= kinds
 
 
@@ -228,7 +234,7 @@ def test_config_roundtrip_and_quick(study_file: Path) -> None:
     assert c.seeds == 6 and c.budget == 40 and c.targets == ("optimum", "top-3", "top-5%")
     assert ExperimentConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c
     q = ExperimentConfig.from_toml(study_file, quick=True)
-    assert q.seeds == 2 and [s.name for s in q.strategies] == ["random-uniform"] and q.budget == 40
+    assert q.seeds == 2 and [s.name for s in q.arms] == ["random-uniform"] and q.budget == 40
 
 
 @pytest.mark.parametrize(
@@ -238,13 +244,14 @@ def test_config_roundtrip_and_quick(study_file: Path) -> None:
         (lambda d: d["experiment"].update(seeds=0), "seeds must be an integer >= 1, got 0"),
         (lambda d: d["experiment"].update(targets=["top-0%"]), "top-0%"),
         (lambda d: d["experiment"].update(headline_target="top-9"), "headline_target 'top-9'"),
-        (lambda d: d["strategy"][0].update(searcher="Oracle"), "Oracle"),
-        (lambda d: d["strategy"][1].update(name="random-uniform"), "repeated: \\['random-uniform'\\]"),
-        (lambda d: d["strategy"][1].update(name="a/b"), "'a/b'"),
-        (lambda d: d["strategy"][1].update(candidates={"type": "Everything"}), "Everything"),
-        (lambda d: d["strategy"][0].update(random_state=3), "random_state"),
+        (lambda d: d["arm"][0].update(searcher="Oracle"), "Oracle"),
+        (lambda d: d["arm"][1].update(name="random-uniform"), "repeated: \\['random-uniform'\\]"),
+        (lambda d: d["arm"][1].update(name="a/b"), "'a/b'"),
+        (lambda d: d["arm"][1].update(candidates={"type": "Everything"}), "Everything"),
+        (lambda d: d["arm"][0].update(random_state=3), "random_state"),
         (lambda d: d["experiment"].update(benchmarks=[]), "at least one benchmark"),
         (lambda d: d.update(extra={}), "extra"),
+        (lambda d: d.update(strategy=d.pop("arm")), "\\[\\[strategy\\]\\] tables are now \\[\\[arm\\]\\] tables"),
     ],
 )
 def test_config_errors_name_the_bad_value(study_file: Path, edit: Any, message: str) -> None:
@@ -256,14 +263,27 @@ def test_config_errors_name_the_bad_value(study_file: Path, edit: Any, message: 
         ExperimentConfig.from_dict(d)
 
 
+def test_old_names_of_arms_are_refused_or_deprecated(capsys: pytest.CaptureFixture[str]) -> None:
+    import nasfast.experiment
+
+    with pytest.warns(DeprecationWarning, match="nasfast.experiment.Strategy is now nasfast.experiment.Arm"):
+        old = nasfast.experiment.Strategy
+    assert old is Arm
+    parser = argparse.ArgumentParser(prog="nasfast")
+    add_subparsers(parser.add_subparsers(dest="command"))
+    with pytest.raises(SystemExit):
+        parser.parse_args(["experiment", "--strategy", "x"])
+    assert "--strategy is now --arm" in capsys.readouterr().err
+
+
 def test_experiment_overrides(study_file: Path, tmp_path: Path) -> None:
-    exp = toy_experiment(study_file, tmp_path, seeds=3, budget=9, strategies=["predictor-full"], targets=["top-3"])
+    exp = toy_experiment(study_file, tmp_path, seeds=3, budget=9, arms=["predictor-full"], targets=["top-3"])
     c = exp.config
     assert (c.seeds, c.budget, c.headline_target) == (3, 9, "top-3")
-    assert [s.name for s in c.strategies] == ["predictor-full"]
+    assert [s.name for s in c.arms] == ["predictor-full"]
     assert len(exp.tasks()) == 2 * 3
-    with pytest.raises(ValueError, match="unknown strategies \\['nope'\\]"):
-        toy_experiment(study_file, tmp_path, strategies=["nope"])
+    with pytest.raises(ValueError, match="unknown arms \\['nope'\\]"):
+        toy_experiment(study_file, tmp_path, arms=["nope"])
     with pytest.raises(ValueError, match="jobs"):
         toy_experiment(study_file, tmp_path, jobs=0)
 
@@ -356,7 +376,7 @@ def test_records_hit_times_match_independent_computation(toy_runs: tuple[Path, P
                 assert r["samples"] == r["targets"]["optimum"]["hit"]
 
 
-def test_seeds_differ_between_runs_and_strategies(toy_runs: tuple[Path, Path, ExperimentResults]) -> None:
+def test_seeds_differ_between_runs_and_arms(toy_runs: tuple[Path, Path, ExperimentResults]) -> None:
     _, _, results = toy_runs
     seeds = [r["task"]["seed"] for r in results.records]
     assert len(set(seeds)) == len(seeds)
@@ -367,7 +387,7 @@ def test_seeds_differ_between_runs_and_strategies(toy_runs: tuple[Path, Path, Ex
 def test_summary_matches_slow_ert(toy_runs: tuple[Path, Path, ExperimentResults]) -> None:
     _, _, results = toy_runs
     for row in results.summary():
-        runs = results.runs(row["benchmark"], row["strategy"])
+        runs = results.runs(row["benchmark"], row["arm"])
         hits = [r["targets"][row["target"]]["hit"] for r in runs]
         total = sum(h if h is not None else r["samples"] for h, r in zip(hits, runs))
         succ = sum(h is not None for h in hits)
@@ -403,7 +423,7 @@ def test_regret_matrix_is_best_so_far(toy_runs: tuple[Path, Path, ExperimentResu
 
 def test_resume_runs_only_missing_records(study_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    exp = toy_experiment(study_file, out, strategies=["random-uniform", "predictor-full"], benchmarks=["toy"])
+    exp = toy_experiment(study_file, out, arms=["random-uniform", "predictor-full"], benchmarks=["toy"])
     exp.run(write=False)
     runs = sorted((out / "runs").glob("*.json"))
     assert len(runs) == 12
@@ -425,7 +445,7 @@ def test_resume_runs_only_missing_records(study_file: Path, tmp_path: Path) -> N
 
 def test_resume_after_a_failed_run(study_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "out"
-    exp = toy_experiment(study_file, out, strategies=["random-uniform"], benchmarks=["toy"])
+    exp = toy_experiment(study_file, out, arms=["random-uniform"], benchmarks=["toy"])
     victim = exp.tasks()[2]
     monkeypatch.setenv("NASFAST_TEST_FAIL_SEED", str(victim.seed))
     with pytest.raises(RuntimeError, match=f"toy / random-uniform / run 2 \\(seed {victim.seed}\\) failed: planned failure"):
@@ -438,18 +458,18 @@ def test_resume_after_a_failed_run(study_file: Path, tmp_path: Path, monkeypatch
 
 def test_resume_refuses_records_of_another_study(study_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    toy_experiment(study_file, out, strategies=["random-uniform"], benchmarks=["toy"], seeds=1).run(write=False)
+    toy_experiment(study_file, out, arms=["random-uniform"], benchmarks=["toy"], seeds=1).run(write=False)
     with pytest.raises(ValueError, match="describes a different run.*another --out"):
-        toy_experiment(study_file, out, strategies=["random-uniform"], benchmarks=["toy"], seeds=1, budget=12).run()
+        toy_experiment(study_file, out, arms=["random-uniform"], benchmarks=["toy"], seeds=1, budget=12).run()
 
 
 # ---------------------------------------------------------------------------------------------
 # Verdicts on synthetic records
 
 
-def _record(strategy: Strategy, run: int, hit: Optional[int], samples: int) -> dict[str, Any]:
+def _record(arm: Arm, run: int, hit: Optional[int], samples: int) -> dict[str, Any]:
     return {
-        "task": {"benchmark": "b", "strategy": strategy.to_dict(), "run": run, "seed": run, "budget": 100,
+        "task": {"benchmark": "b", "arm": arm.to_dict(), "run": run, "seed": run, "budget": 100,
                  "metric": None, "targets": ["optimum"], "stop_at_optimum": True},
         "metric": "acc", "space_size": 9999, "optimum": 1.0, "samples": samples, "found_optimum": hit is not None,
         "targets": {"optimum": {"size": 1, "hit": hit}}, "run_time_s": 0.1,
@@ -459,12 +479,13 @@ def _record(strategy: Strategy, run: int, hit: Optional[int], samples: int) -> d
 
 
 def test_verdicts_follow_the_stated_rule() -> None:
-    full = Strategy("full", "PredictorSearch", {"candidates": {"type": "FullSpace"}})
-    bad = Strategy("rand-bad", "PredictorSearch", {"candidates": {"type": "RandomSubset", "size": 10}})
-    ok = Strategy("rand-ok", "PredictorSearch", {"candidates": {"type": "RandomSubset", "size": 1000}})
-    smart = Strategy("smart", "PredictorSearch", {"candidates": {"type": "Neighbourhood"}})
-    mixed = Strategy("smart-mixed", "PredictorSearch", {"candidates": {"type": "Evolution"}})
-    config = ExperimentConfig(benchmarks=("b",), strategies=(full, bad, ok, smart, mixed), seeds=20, budget=100,
+    full = Arm("full", "PredictorSearch", {"candidates": {"type": "FullSpace"}})
+    bad = Arm("rand-bad", "PredictorSearch", {"candidates": {"type": "RandomSubset", "size": 10}})
+    ok = Arm("rand-ok", "PredictorSearch", {"candidates": {"type": "RandomSubset", "size": 1000}})
+    smart = Arm("smart", "PredictorSearch", {"candidates": {"type": "Neighbourhood"}})
+    mixed = Arm("smart-mixed", "PredictorSearch", {"candidates": {"type": "Evolution"}})
+    config = ExperimentConfig(benchmarks=("b",), arms=(full, bad, ok, smart, mixed), seeds=20, budget=100,
+                              claim=Claim("full", ("rand-bad", "rand-ok"), ("smart", "smart-mixed")),
                               targets=("optimum",), headline_target="optimum", n_boot=500)
     records = []
     for i in range(20):
@@ -474,7 +495,7 @@ def test_verdicts_follow_the_stated_rule() -> None:
         records.append(_record(smart, i, 11, 11))
         records.append(_record(mixed, i, 5 if i % 2 else 100, 5 if i % 2 else 100))  # ERT 52.5
     results = ExperimentResults(config, records)
-    v = {x["strategy"]: x for x in results.verdicts()}
+    v = {x["arm"]: x for x in results.verdicts()}
     assert v["full"]["part"] == 0 and v["full"]["verdict"] == "held"  # SEG = 5000 / 10
     assert v["full"]["share"] == pytest.approx(5000 / 10)
     assert v["rand-bad"]["part"] == 1 and v["rand-bad"]["share"] == pytest.approx(10 / 350)
@@ -488,15 +509,15 @@ def test_verdicts_follow_the_stated_rule() -> None:
 
 
 def test_verdict_inconclusive_when_interval_straddles_threshold() -> None:
-    full = Strategy("full", "PredictorSearch", {"candidates": {"type": "FullSpace"}})
-    sub = Strategy("sub", "PredictorSearch", {"candidates": {"type": "RandomSubset", "size": 10}})
-    config = ExperimentConfig(benchmarks=("b",), strategies=(full, sub), seeds=12, budget=100,
+    full = Arm("full", "PredictorSearch", {"candidates": {"type": "FullSpace"}})
+    sub = Arm("sub", "PredictorSearch", {"candidates": {"type": "RandomSubset", "size": 10}})
+    config = ExperimentConfig(benchmarks=("b",), arms=(full, sub), seeds=12, budget=100, claim=Claim("full", ("sub",)),
                               targets=("optimum",), headline_target="optimum", n_boot=500)
     hits_full = [10, 30, 5, 60] * 3
     hits_sub = [20, 90, 8, None] * 3
     records = [_record(full, i, h, h) for i, h in enumerate(hits_full)]
     records += [_record(sub, i, h, h if h else 100) for i, h in enumerate(hits_sub)]
-    v = {x["strategy"]: x for x in ExperimentResults(config, records).verdicts()}
+    v = {x["arm"]: x for x in ExperimentResults(config, records).verdicts()}
     assert v["sub"]["share_low"] < GAIN_SHARE_THRESHOLD < v["sub"]["share_high"]
     assert v["sub"]["verdict"] == "inconclusive"
     assert (v["sub"]["hits"], v["sub"]["reference_hits"]) == ("9/12", "12/12")
@@ -526,9 +547,9 @@ def test_cli_parses_every_flag() -> None:
     parser = argparse.ArgumentParser(prog="nasfast")
     add_subparsers(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["experiment", "--quick", "--config", "s.toml", "--out", "d", "--jobs", "3", "--seeds",
-                              "4", "--budget", "50", "--benchmark", "a", "--benchmark", "b", "--strategy", "x"])
+                              "4", "--budget", "50", "--benchmark", "a", "--benchmark", "b", "--arm", "x"])
     assert (args.quick, args.config, args.out, args.jobs, args.seeds, args.budget) == (True, "s.toml", "d", 3, 4, 50)
-    assert args.benchmark == ["a", "b"] and args.strategy == ["x"] and callable(args.func)
+    assert args.benchmark == ["a", "b"] and args.arm == ["x"] and callable(args.func)
     with pytest.raises(SystemExit):
         parser.parse_args(["experiment", "--seeds", "0"])
 
@@ -536,29 +557,29 @@ def test_cli_parses_every_flag() -> None:
 def test_predictor_table_builds_a_regressor() -> None:
     from sklearn.ensemble import RandomForestRegressor
 
-    from nasfast.experiment.runner import build_searcher
+    from nasfast.experiment.worker import build_searcher
 
     captured: dict[str, Any] = {}
 
     def fake(space: SearchSpace, **kwargs: Any) -> None:
         captured.update(kwargs)
 
-    s = Strategy("p", "PredictorSearch", {"predictor": {"type": "RandomForestRegressor", "n_estimators": 7},
+    s = Arm("p", "PredictorSearch", {"predictor": {"type": "RandomForestRegressor", "n_estimators": 7},
                                           "candidates": {"type": "RandomSubset", "size": 5}})
     build_searcher(s, TOY_SPACE, 3, None, {"PredictorSearch": fake, "RandomSubset": toy_subset})
     assert isinstance(captured["predictor"], RandomForestRegressor) and captured["predictor"].n_estimators == 7
     assert captured["candidates"].size == 5 and captured["random_state"] == 3 and captured["universe"] is None
     with pytest.raises(ValueError, match="'predictor' must be a table whose 'type' is one of"):
-        Strategy("p", "PredictorSearch", {"predictor": {"type": "os.system"}})
+        Arm("p", "PredictorSearch", {"predictor": {"type": "os.system"}})
     with pytest.raises(ValueError, match="only PredictorSearch takes 'predictor'"):
-        Strategy("p", "RandomSearch", {"predictor": {"type": "RandomForestRegressor"}})
+        Arm("p", "RandomSearch", {"predictor": {"type": "RandomForestRegressor"}})
 
 
 def test_real_uniform_random_search_matches_exact_expectation(tmp_path: Path) -> None:
     """Monte-Carlo check with the real RandomSearch: its SEG interval on the optimum contains 1."""
     pytest.importorskip("nasfast.search")
     exp = Experiment(
-        benchmarks=["toy-half"], strategies=[{"name": "random-uniform", "searcher": "RandomSearch", "method": "uniform"}],
+        benchmarks=["toy-half"], arms=[{"name": "random-uniform", "searcher": "RandomSearch", "method": "uniform"}],
         seeds=120, budget=150, targets=["optimum"], config=ExperimentConfig.from_toml(_write_study(tmp_path)),
         out=tmp_path / "out", jobs=1, progress=False, load_benchmark=load_toy,
     )
@@ -584,9 +605,9 @@ def test_defaults_table_applies_to_its_searcher_only(study_file: Path) -> None:
 
     d = load_toml(study_file)
     d["defaults"] = {"PredictorSearch": {"n_initial": 4, "encoding": "adjacency"}}
-    d["strategy"][2]["n_initial"] = 7
+    d["arm"][2]["n_initial"] = 7
     c = ExperimentConfig.from_dict(d)
-    params = {s.name: dict(s.params) for s in c.strategies}
+    params = {s.name: dict(s.params) for s in c.arms}
     assert params["random-uniform"] == {"method": "uniform"}
     assert params["predictor-full"] == {"n_initial": 4, "encoding": "adjacency", "candidates": {"type": "FullSpace"}}
     assert params["predictor-random-10"]["n_initial"] == 7
@@ -608,18 +629,18 @@ n_boot = 200
 predictor = { type = "RandomForestRegressor", n_estimators = 5 }
 n_initial = 5
 
-[[strategy]]
+[[arm]]
 name = "evolution"
 searcher = "RegularizedEvolution"
 population = 6
 sample_size = 3
 
-[[strategy]]
+[[arm]]
 name = "predictor-full"
 searcher = "PredictorSearch"
 candidates = { type = "FullSpace" }
 
-[[strategy]]
+[[arm]]
 name = "predictor-union"
 searcher = "PredictorSearch"
 candidates = { type = "Union", sets = [{ type = "RandomSubset", size = 20, refresh = true }, { type = "Neighbourhood", top_k = 2 }] }
@@ -660,11 +681,11 @@ targets = ["top-1%"]
 headline_target = "top-1%"
 n_boot = 100
 
-[[strategy]]
+[[arm]]
 name = "random-uniform"
 searcher = "RandomSearch"
 
-[[strategy]]
+[[arm]]
 name = "predictor-random-1000"
 searcher = "PredictorSearch"
 n_initial = 5

@@ -1,6 +1,6 @@
 """A study folder is never damaged by a re-run and never loads wrong values.
 
-* A re-run that does not fit the folder (another budget, fewer seeds, a strategy or benchmark
+* A re-run that does not fit the folder (another budget, fewer seeds, an arm or benchmark
   left out) is refused before anything is written; one that adds runs only runs those.
 * Fault injection on a finished folder: every byte of a run record, of ``runs.jsonl`` and of
   ``experiment.json`` flipped, every truncation of a record and of ``runs.jsonl``, a crash inside
@@ -34,13 +34,13 @@ import pytest
 
 from nasfast.experiment import Experiment, ExperimentResults
 from nasfast.experiment import cli as experiment_cli
-from nasfast.experiment import runner
-from nasfast.experiment.runner import _read_record
+from nasfast.experiment import storage
+from nasfast.experiment.storage import read_record
 
 from test_experiment import TOY_COMPONENTS, TOY_STUDY, ToyRandom, _strip_times, load_toy, toy_experiment
 
 TESTS_DIR = Path(__file__).resolve().parent
-SMALL = dict(strategies=["random-uniform", "predictor-full"], benchmarks=["toy"], seeds=2, budget=10)
+SMALL = dict(arms=["random-uniform", "predictor-full"], benchmarks=["toy"], seeds=2, budget=10)
 
 
 @pytest.fixture
@@ -108,11 +108,11 @@ def test_study_files_follow_the_documented_format(finished: tuple[Path, Path, li
     [
         (dict(budget=12), "describes a different run than toy / random-uniform / run 0"),
         (dict(seeds=1), "holds 2 finished run(s) that this study does not include (toy / predictor-full / run 1, toy / random-uniform / run 1)"),
-        (dict(strategies=["random-uniform"]), "holds 2 finished run(s) that this study does not include (toy / predictor-full / run 0, toy / predictor-full / run 1)"),
+        (dict(arms=["random-uniform"]), "holds 2 finished run(s) that this study does not include (toy / predictor-full / run 0, toy / predictor-full / run 1)"),
         (dict(benchmarks=["toy-half"]), "holds 4 finished run(s) that this study does not include"),
         (dict(seed=8), "describes a different run"),
     ],
-    ids=["budget", "fewer seeds", "fewer strategies", "other benchmark", "base seed"],
+    ids=["budget", "fewer seeds", "fewer arms", "other benchmark", "base seed"],
 )
 def test_a_rerun_that_does_not_fit_is_refused_before_writing(
     folder: tuple[Path, Path, list[dict[str, Any]]], change: dict[str, Any], message: str
@@ -124,10 +124,10 @@ def test_a_rerun_that_does_not_fit_is_refused_before_writing(
     assert snapshot(out) == before  # nothing written, not even experiment.json
 
 
-def test_a_rerun_may_add_seeds_strategies_and_benchmarks(folder: tuple[Path, Path, list[dict[str, Any]]]) -> None:
+def test_a_rerun_may_add_seeds_arms_and_benchmarks(folder: tuple[Path, Path, list[dict[str, Any]]]) -> None:
     study, out, records = folder
     before = snapshot(out)
-    bigger = dict(SMALL, seeds=3, strategies=["random-uniform", "predictor-full", "predictor-neighbourhood"], benchmarks=["toy", "toy-half"])
+    bigger = dict(SMALL, seeds=3, arms=["random-uniform", "predictor-full", "predictor-neighbourhood"], benchmarks=["toy", "toy-half"])
     results = toy_experiment(study, out, **bigger).run(write=False)
     assert len(results.records) == 2 * 3 * 3
     after = snapshot(out)
@@ -137,7 +137,7 @@ def test_a_rerun_may_add_seeds_strategies_and_benchmarks(folder: tuple[Path, Pat
     # the new study: every old record, and the same records as a fresh study of that size
     loaded = ExperimentResults.load(out)
     old = [r for r in loaded.records if r["task"]["benchmark"] == "toy" and r["task"]["run"] < 2
-           and r["task"]["strategy"]["name"] != "predictor-neighbourhood"]
+           and r["task"]["arm"]["name"] != "predictor-neighbourhood"]
     assert old == records
     fresh = toy_experiment(study, out.parent / "fresh", **bigger).run(write=False)
     assert stripped(loaded.records) == stripped(fresh.records)
@@ -157,7 +157,7 @@ def test_the_cli_reports_a_refused_rerun(folder: tuple[Path, Path, list[dict[str
     parser = argparse.ArgumentParser(prog="nasfast")
     experiment_cli.add_subparsers(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["experiment", "--config", str(study), "--out", str(out), "--jobs", "1", "--no-progress",
-                              "--benchmark", "toy", "--strategy", "random-uniform", "--strategy", "predictor-full",
+                              "--benchmark", "toy", "--arm", "random-uniform", "--arm", "predictor-full",
                               "--seeds", "1", "--budget", "10"])
     assert args.func(args) == 1
     err = capsys.readouterr().err
@@ -179,12 +179,12 @@ def test_every_byte_flip_and_truncation_of_a_record_is_caught_and_run_again(
     for offset in range(len(data)):
         for new in (data[offset] ^ 1, (data[offset] + int(rng.integers(1, 256))) % 256):
             put(path, data[:offset] + bytes([new]) + data[offset + 1 :])
-            rec, _, problem = _read_record(path)
+            rec, _, problem = read_record(path)
             assert rec is None and problem.startswith(f"{path} is damaged: "), (offset, problem)
             outcome["flip caught"] += 1
     for cut in range(len(data)):
         put(path, data[:cut])
-        rec, _, problem = _read_record(path)
+        rec, _, problem = read_record(path)
         assert rec is None and problem.startswith(f"{path} is damaged: "), (cut, problem)
         outcome["truncation caught"] += 1
     # the whole re-run, for a sample of the faults: a warning, the run is run again, same records
@@ -244,7 +244,7 @@ def test_a_crash_inside_every_file_write_of_a_study_recovers(
     finished: tuple[Path, Path, list[dict[str, Any]]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_fsync: None
 ) -> None:
     study, _, records = finished
-    write = runner._write_atomic
+    write = storage.write_atomic
     n_writes = 1 + len(records) + 1  # experiment.json, every record, runs.jsonl
     outcome: Counter[str] = Counter()
     for k in range(1, n_writes + 1):
@@ -260,10 +260,10 @@ def test_a_crash_inside_every_file_write_of_a_study_recovers(
                 tmp.write_text(text[: {"nothing": 0, "half": len(text) // 2, "all": len(text)}[part]])
                 raise Crash(path.name)
 
-            monkeypatch.setattr(runner, "_write_atomic", crashing)
+            monkeypatch.setattr(storage, "write_atomic", crashing)
             with pytest.raises(Crash):
                 toy_experiment(study, out, **SMALL).run(write=False)
-            monkeypatch.setattr(runner, "_write_atomic", write)
+            monkeypatch.setattr(storage, "write_atomic", write)
             if (out / "runs.jsonl").exists():  # pragma: no cover - it is the last write
                 pytest.fail("runs.jsonl written before the crash")
             with pytest.raises((ValueError, FileNotFoundError)):

@@ -1,10 +1,17 @@
 """The sample-efficiency study behind ``nasfast experiment``.
 
 How many true evaluations does a predictor-based search save over random search, and what
-happens to that saving when the predictor scores only a subset of the space? A study runs every
-strategy many times on every benchmark, in parallel processes, and reports the sample
-efficiency gain (SEG, see :mod:`nasfast.metrics`) per target with bootstrap confidence intervals,
-regret curves, and whether the claim under test held.
+happens to that saving when the predictor scores only a subset of the space? A study runs each
+of its *arms* (named searcher configurations, :class:`Arm`) many times on every benchmark, in
+parallel processes, and reports the sample efficiency gain (SEG, see :mod:`nasfast.metrics`) per
+target with bootstrap confidence intervals, regret curves, and whether the claim under test held.
+
+Modules: :mod:`~nasfast.experiment.config` (the study and its TOML file),
+:mod:`~nasfast.experiment.task` (one run), :mod:`~nasfast.experiment.worker` (executing a run),
+:mod:`~nasfast.experiment.progress`, :mod:`~nasfast.experiment.storage` (the study folder's
+files), :mod:`~nasfast.experiment.runner` (:class:`Experiment`),
+:mod:`~nasfast.experiment.report` (generic results), :mod:`~nasfast.experiment.claim` (the
+verdicts on the claim), :mod:`~nasfast.experiment.plots`, :mod:`~nasfast.experiment.cli`.
 
 Examples
 --------
@@ -13,8 +20,24 @@ Examples
 >>> print(results.table())  # doctest: +SKIP
 """
 
-from nasfast.experiment.config import ExperimentConfig, Strategy
+import warnings
+from typing import Any
+
+from nasfast.experiment.config import Arm, ExperimentConfig
 from nasfast.experiment.report import ExperimentResults
 from nasfast.experiment.runner import Experiment, run_seed
 
-__all__ = ["Experiment", "ExperimentConfig", "ExperimentResults", "Strategy", "run_seed"]
+__all__ = ["Experiment", "ExperimentConfig", "ExperimentResults", "Arm", "run_seed"]
+
+
+def __getattr__(name: str) -> Any:
+    # ``Strategy`` was the name of an arm; it stays importable, with a warning, so that code
+    # written against it keeps working.
+    if name == "Strategy":
+        warnings.warn(
+            "nasfast.experiment.Strategy is now nasfast.experiment.Arm (a study's named entries are arms)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return Arm
+    raise AttributeError(f"module 'nasfast.experiment' has no attribute {name!r}")

@@ -4,11 +4,11 @@ Per benchmark:
 
 - ``regret_<benchmark>.png``: best-so-far regret, median and interquartile band over runs, against
   samples and against simulated training cost;
-- ``seg_<benchmark>.png``: SEG of every strategy per target with its confidence interval and the
+- ``seg_<benchmark>.png``: SEG of every arm per target with its confidence interval and the
   successful runs;
 - ``subsets_<benchmark>.png``: SEG against the size of the random subset (fixed and refreshed),
-  with the full-space and smart-subset levels as reference lines (only when the study has
-  random-subset strategies).
+  with the full-space and smart-subset levels as reference lines, for the arms of the study's
+  claim (only when the claim has random-subset arms).
 """
 
 from __future__ import annotations
@@ -44,17 +44,17 @@ def _colours(n: int) -> list[Any]:
 
 
 def plot_regret(results: "ExperimentResults", benchmark: str, path: Path) -> Path:
-    """Regret against samples and against simulated cost, median and IQR band per strategy."""
+    """Regret against samples and against simulated cost, median and IQR band per arm."""
     plt = _pyplot()
-    strategies = results.strategies(benchmark)
+    arms = results.arms(benchmark)
     fig, axes = plt.subplots(1, 2, figsize=(13, 5))
     budget = results.config.budget
-    runs = {s.name: results.runs(benchmark, s.name) for s in strategies}
+    runs = {s.name: results.runs(benchmark, s.name) for s in arms}
     totals = [np.nansum(results.distinct_values_costs(r)[1]) for rs in runs.values() for r in rs]
     grid = np.linspace(0.0, max(totals) if totals else 1.0, 200)[1:]
     hours = grid / 3600.0
     floor = np.inf
-    for colour, s in zip(_colours(len(strategies)), strategies):
+    for colour, s in zip(_colours(len(arms)), arms):
         med, q25, q75 = quantile_band(results.regret_matrix(benchmark, s.name))
         x = np.arange(1, budget + 1)
         axes[0].plot(x, med, color=colour, label=s.name, lw=1.5)
@@ -81,7 +81,7 @@ def plot_regret(results: "ExperimentResults", benchmark: str, path: Path) -> Pat
         axes[1].text(0.5, 0.5, "the benchmark has no training costs", ha="center", transform=axes[1].transAxes)
     axes[0].set_title(f"{benchmark}: regret vs samples (median, IQR)")
     axes[1].set_title(f"{benchmark}: regret vs simulated cost")
-    fig.legend(loc="lower center", ncol=min(6, len(strategies)), fontsize=8, frameon=False)
+    fig.legend(loc="lower center", ncol=min(6, len(arms)), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.1, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -89,15 +89,15 @@ def plot_regret(results: "ExperimentResults", benchmark: str, path: Path) -> Pat
 
 
 def plot_seg(results: "ExperimentResults", benchmark: str, path: Path) -> Path:
-    """SEG per strategy and target, CI bars, successes written beside each point."""
+    """SEG per arm and target, CI bars, successes written beside each point."""
     plt = _pyplot()
-    strategies = results.strategies(benchmark)
+    arms = results.arms(benchmark)
     targets = results.config.targets
-    fig, axes = plt.subplots(1, len(targets), figsize=(4.2 * len(targets), 0.42 * len(strategies) + 1.6), sharey=True)
+    fig, axes = plt.subplots(1, len(targets), figsize=(4.2 * len(targets), 0.42 * len(arms) + 1.6), sharey=True)
     axes = np.atleast_1d(axes)
-    y = np.arange(len(strategies))[::-1]
+    y = np.arange(len(arms))[::-1]
     for ax, t in zip(axes, targets):
-        rows = [results.row(benchmark, s.name, t) for s in strategies]
+        rows = [results.row(benchmark, s.name, t) for s in arms]
         seg = np.array([r["seg"] for r in rows])
         lo = np.array([r["seg_low"] for r in rows])
         hi = np.array([r["seg_high"] for r in rows])
@@ -119,7 +119,7 @@ def plot_seg(results: "ExperimentResults", benchmark: str, path: Path) -> Path:
         ax.set_xlabel("SEG = E[N_RS] / ERT")
         ax.grid(True, axis="x", which="both", alpha=0.3)
     axes[0].set_yticks(y)
-    axes[0].set_yticklabels([s.name for s in strategies], fontsize=8)
+    axes[0].set_yticklabels([s.name for s in arms], fontsize=8)
     fig.suptitle(f"{benchmark}: sample efficiency gain, 95% CI, successful runs (x at the left edge: no run hit the target, SEG 0)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -128,14 +128,18 @@ def plot_seg(results: "ExperimentResults", benchmark: str, path: Path) -> Path:
 
 
 def plot_subsets(results: "ExperimentResults", benchmark: str, path: Path) -> Path:
-    """SEG against random-subset size, with full-space and smart-subset reference levels."""
+    """SEG against random-subset size, with full-space and smart-subset reference levels (the
+    arms of the study's claim)."""
     plt = _pyplot()
-    strategies = results.strategies(benchmark)
+    claim = results.config.claim
+    if claim is None:
+        raise ValueError("the subsets plot shows the arms of the study's claim, and the study has none")
+    arms = results.arms(benchmark)
     targets = results.config.targets
     fig, axes = plt.subplots(1, len(targets), figsize=(4.2 * len(targets) + 2.6, 4.2), sharey=False)
     axes = np.atleast_1d(axes)
-    subsets = [s for s in strategies if s.candidates_type == "RandomSubset"]
-    refs = [s for s in strategies if s.candidates_type in ("FullSpace", "Neighbourhood", "Evolution", "Union")]
+    subsets = [s for s in arms if claim.part(s.name) == 1]
+    refs = [s for s in arms if claim.part(s.name) in (0, 2)]
     ref_colours = _colours(len(refs) + 2)[2:]
     sizes = [float(s.params["candidates"]["size"]) for s in subsets]
     for ax, t in zip(axes, targets):
@@ -164,7 +168,7 @@ def plot_subsets(results: "ExperimentResults", benchmark: str, path: Path) -> Pa
             r = results.row(benchmark, s.name, t)
             if r["successes"] == 0:
                 missing.append(s.name)
-            ls = "-" if s.candidates_type == "FullSpace" else "--"
+            ls = "-" if claim.part(s.name) == 0 else "--"
             ax.axhline(r["seg"], color=colour, ls=ls, lw=1.3, label=s.name)
             ax.annotate(f"{r['successes']}/{r['runs']}", xy=(1.0, r["seg"]), xycoords=("axes fraction", "data"),
                         xytext=(-22, 3), textcoords="offset points", fontsize=7, color=colour)
@@ -202,11 +206,12 @@ def plot_all(results: "ExperimentResults", out: Path) -> list[Path]:
     """Every plot of every benchmark into ``out``; returns the paths written."""
     paths = []
     for b in results.config.benchmarks:
-        strategies = results.strategies(b)
-        if not strategies:
+        arms = results.arms(b)
+        if not arms:
             continue
         paths.append(plot_regret(results, b, out / f"regret_{b}.png"))
         paths.append(plot_seg(results, b, out / f"seg_{b}.png"))
-        if any(s.candidates_type == "RandomSubset" for s in strategies):
+        claim = results.config.claim
+        if claim is not None and any(claim.part(s.name) == 1 for s in arms):
             paths.append(plot_subsets(results, b, out / f"subsets_{b}.png"))
     return paths
