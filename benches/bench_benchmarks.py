@@ -31,7 +31,8 @@ from nasfast.benchmarks import from_csv, from_nb101_tfrecord, load
 from nasfast.benchmarks import _registry
 from nasfast.benchmarks._crc32c import crc32c_many, mask_crc
 
-CSV = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "nb101" / "nb101_real20k.csv"
+import nb101_data
+
 #: Seed of the synthetic metrics.
 SEED = 20190601
 #: Runs per cell in the synthetic file (as in nasbench_only108.tfrecord).
@@ -46,6 +47,12 @@ def record(benchmark: Any, side: str, kind: str, threads: int = 1, **info: Any) 
 
 
 # ------------------------------------------------------------------------------------ load
+@pytest.fixture(scope="module")
+def real20k_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The original ``nb101_real20k.csv``, decompressed from ``tests/data`` (outside the timing)."""
+    return nb101_data.real20k_csv(tmp_path_factory.mktemp("csv"))
+
+
 def _fresh_load(name: str) -> Any:
     _registry._CACHE.clear()
     return load(name)
@@ -59,10 +66,8 @@ def test_load_real20k_nasfast(benchmark: Any) -> None:
 
 
 @pytest.mark.benchmark(group="load-real20k")
-def test_load_real20k_baseline(benchmark: Any) -> None:
-    if not CSV.is_file():
-        pytest.skip(f"shared data folder absent: {CSV}")
-    bench = benchmark.pedantic(from_csv, args=(CSV,), rounds=2, iterations=1)
+def test_load_real20k_baseline(benchmark: Any, real20k_csv: Path) -> None:
+    bench = benchmark.pedantic(from_csv, args=(real20k_csv,), rounds=2, iterations=1)
     record(benchmark, "baseline", "time", detail="from_csv of the original CSV")
     assert len(bench) == 20001 and bench.optimum()[1] == pytest.approx(0.9491186141967773, abs=0)
 
@@ -75,10 +80,8 @@ def test_load_surrogate_nasfast(benchmark: Any) -> None:
 
 
 @pytest.mark.benchmark(group="load-surrogate")
-def test_load_surrogate_baseline(benchmark: Any) -> None:
-    if not CSV.is_file():
-        pytest.skip(f"shared data folder absent: {CSV}")
-    bench = benchmark.pedantic(from_csv, args=(CSV,), rounds=2, iterations=1)
+def test_load_surrogate_baseline(benchmark: Any, real20k_csv: Path) -> None:
+    bench = benchmark.pedantic(from_csv, args=(real20k_csv,), rounds=2, iterations=1)
     record(benchmark, "baseline", "time", detail="from_csv of the original CSV (20,001 cells)")
     assert len(bench) == 20001
 

@@ -21,17 +21,13 @@ from nasfast.benchmarks import MissingCellError, TabularBenchmark, available, fr
 from nasfast.benchmarks._surrogate import AccuracyModel, holdout_split, surrogate_features
 from nasfast.benchmarks.cli import add_subparsers
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "nb101"
-CSV = DATA / "nb101_real20k.csv"
 OP_CODES = {"input": -1, "output": -2, "conv3x3-bn-relu": 0, "conv1x1-bn-relu": 1, "maxpool3x3": 2}
 
 
 @pytest.fixture(scope="module")
-def csv_rows() -> list[dict[str, str]]:
-    if not CSV.is_file():
-        pytest.skip(f"shared data folder absent: {CSV}")
-    with open(CSV, newline="") as fh:
-        return list(csv.DictReader(fh))
+def csv_rows(real20k_rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The rows of ``nb101_real20k.csv`` (``tests/data``), read with the csv module."""
+    return real20k_rows
 
 
 def cells_of_rows(rows: list[dict[str, str]], permute: bool = False, seed: int = 0) -> CellBatch:

@@ -20,8 +20,8 @@ from nasfast.benchmarks import TFRecordError, from_nb101_tfrecord, load
 from nasfast.benchmarks._crc32c import crc32c, crc32c_many
 from nasfast.benchmarks._tfrecord import decode_model_metrics
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "nb101"
-DUMMY = DATA / "nb101_naslib_dummy30.json"
+import nb101_data
+
 
 
 # ----------------------------------------------------------------------------- independent writer
@@ -82,9 +82,7 @@ def model_metrics(evals: list[bytes], params: int | None, total: float | None, e
 
 
 def dummy_records() -> dict[str, Any]:
-    if not DUMMY.is_file():
-        pytest.skip(f"shared data folder absent: {DUMMY}")
-    return json.loads(DUMMY.read_text())
+    return nb101_data.dummy30()
 
 
 BUDGETS = (4, 12, 36, 108)
