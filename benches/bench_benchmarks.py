@@ -4,9 +4,15 @@ Each group pairs nasfast with a baseline measured in the same run (figures in ``
 the format of ``bench_core.py``, for ``report.py``), and each test checks its result.
 
 - ``load-real20k`` / ``load-surrogate``: ``load(name)`` from the shipped ``.npz`` (metric
-  arrays and metadata; the cells are built lazily from the enumeration on first use, which these
-  figures do not include) against parsing the original CSV (``from_csv``, which also builds
-  and validates the cells, the least work that gives the same table without the shipped file).
+  arrays and metadata, every array checked against the CRC-32 its metadata records and the index
+  checked to be strictly increasing; the cells are built lazily from the enumeration on first
+  use, which these figures do not include) against parsing the original CSV (``from_csv``,
+  which also builds and validates the cells, the least work that gives the same table without
+  the shipped file).
+- ``load-checks``: reading the surrogate's file with every check of format 2 (``read_table``:
+  CRC-32 of every array against the metadata, strictly increasing index, metadata schema)
+  against ``np.load`` of the same arrays without any check (how format 1 was read): the cost of
+  the checks.
 - ``import-tfrecord``: ``from_nb101_tfrecord`` on a synthetic file of the official size
   (423,624 cells x 3 runs = 1,270,872 records, the size of ``nasbench_only108.tfrecord``),
   written here, against a straightforward per-record pure-Python decoder (byte-at-a-time CRC-32C,
@@ -29,6 +35,7 @@ import pytest
 from nasfast import SearchSpace
 from nasfast.benchmarks import from_csv, from_nb101_tfrecord, load
 from nasfast.benchmarks import _registry
+from nasfast.benchmarks._table import read_table
 from nasfast.benchmarks._crc32c import crc32c_many, mask_crc
 
 import nb101_data
@@ -84,6 +91,28 @@ def test_load_surrogate_baseline(benchmark: Any, real20k_csv: Path) -> None:
     bench = benchmark.pedantic(from_csv, args=(real20k_csv,), rounds=2, iterations=1)
     record(benchmark, "baseline", "time", detail="from_csv of the original CSV (20,001 cells)")
     assert len(bench) == 20001
+
+
+def _unchecked_read(path: Path) -> dict[str, np.ndarray]:
+    """Every array of a table file, read by ``np.load`` with no check (the format-1 reader)."""
+    with np.load(path, allow_pickle=False) as data:
+        return {name: data[name] for name in data.files}
+
+
+@pytest.mark.benchmark(group="load-checks")
+def test_load_checks_nasfast(benchmark: Any) -> None:
+    path = _registry.PACKAGE_DATA / "nb101-surrogate.npz"
+    bench = benchmark.pedantic(read_table, args=(path,), rounds=20, warmup_rounds=1, iterations=1)
+    record(benchmark, "nasfast", "time", operation="read nb101-surrogate.npz with every check (CRC-32 of each array, index order)")
+    assert np.array_equal(bench.values(), _unchecked_read(path)["metric:val_acc_108"])
+
+
+@pytest.mark.benchmark(group="load-checks")
+def test_load_checks_baseline(benchmark: Any) -> None:
+    path = _registry.PACKAGE_DATA / "nb101-surrogate.npz"
+    arrays = benchmark.pedantic(_unchecked_read, args=(path,), rounds=20, warmup_rounds=1, iterations=1)
+    record(benchmark, "baseline", "time", detail="np.load of the same arrays, no check")
+    assert np.array_equal(arrays["metric:val_acc_108"], read_table(path).values())
 
 
 # ------------------------------------------------------------------------------- TFRecord

@@ -128,6 +128,22 @@ def test_foreign_space_rejected() -> None:
         load("nb101-real20k").query(small.enumerate()[:2])
 
 
+def test_shipped_real20k_is_rebuilt_byte_for_byte(tmp_path: Path) -> None:
+    """``scripts/build_benchmarks.py`` rebuilds the shipped table from tests/data exactly."""
+    import importlib.util
+
+    import nb101_data
+    from nasfast.benchmarks._registry import PACKAGE_DATA
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "build_benchmarks.py"
+    spec = importlib.util.spec_from_file_location("build_benchmarks", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.build_real(nb101_data.REAL20K, tmp_path)
+    assert (tmp_path / "nb101-real20k.npz").read_bytes() == (PACKAGE_DATA / "nb101-real20k.npz").read_bytes()
+
+
 # ----------------------------------------------------------------------------- nb101-surrogate
 def test_surrogate_covers_space(csv_rows: list[dict[str, str]]) -> None:
     bench = load("nb101-surrogate")

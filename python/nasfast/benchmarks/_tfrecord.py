@@ -47,7 +47,7 @@ import numpy.typing as npt
 
 from .._core import OP_INPUT, OP_OUTPUT, OP_PAD, CellBatch, InvalidCellError, SearchSpace
 from ._crc32c import crc32c_many, mask_crc, masked_crc32c
-from ._registry import FULL_NAME, data_dir
+from ._registry import FULL_NAME, check_name, data_dir
 from ._table import TabularBenchmark, save_table
 
 __all__ = ["MessageError", "TFRecordError", "decode_model_metrics", "from_nb101_tfrecord", "read_tfrecord_frames"]
@@ -537,8 +537,13 @@ def from_nb101_tfrecord(
     TFRecordError
         For a truncated or corrupt file (CRC mismatch) or a malformed record, naming its byte
         offset; nothing is returned or saved then.
+    ValueError
+        If ``save=True`` and ``name`` cannot be a file name in :func:`data_dir` (checked before
+        the file is read).
     """
     path = Path(path)
+    if save is True:
+        check_name(name)
     data = path.read_bytes()
     offsets, lengths = read_tfrecord_frames(data)
     if not len(offsets):

@@ -34,7 +34,7 @@ def _import_command(args: argparse.Namespace) -> int:
     target = data_dir() / f"{args.name}.npz"
     try:
         bench = from_nb101_tfrecord(args.path, save=True, name=args.name)
-    except (OSError, TFRecordError) as exc:
+    except (OSError, ValueError) as exc:  # TFRecordError is a ValueError
         print(f"import failed: {exc}", file=sys.stderr)
         return 1
     print(bench.describe())
