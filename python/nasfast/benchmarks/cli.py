@@ -25,7 +25,7 @@ def _list_command(args: argparse.Namespace) -> int:
 
 
 def _import_command(args: argparse.Namespace) -> int:
-    from . import TFRecordError, data_dir, from_nb101_tfrecord
+    from . import data_dir, from_nb101_tfrecord
 
     if args.format != "nb101":
         print(f"unknown format {args.format!r}: expected 'nb101'", file=sys.stderr)
