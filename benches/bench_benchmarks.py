@@ -4,9 +4,15 @@ Each group pairs nasfast with a baseline measured in the same run (figures in ``
 the format of ``bench_core.py``, for ``report.py``), and each test checks its result.
 
 - ``load-real20k`` / ``load-surrogate``: ``load(name)`` from the shipped ``.npz`` (metric
-  arrays and metadata; the cells are built lazily from the enumeration on first use, which these
-  figures do not include) against parsing the original CSV (``from_csv``, which also builds
-  and validates the cells, the least work that gives the same table without the shipped file).
+  arrays and metadata, every array checked against the CRC-32 its metadata records and the index
+  checked to be strictly increasing; the cells are built lazily from the enumeration on first
+  use, which these figures do not include) against parsing the original CSV (``from_csv``,
+  which also builds and validates the cells, the least work that gives the same table without
+  the shipped file).
+- ``load-checks``: reading the surrogate's file with every check of format 2 (``read_table``:
+  CRC-32 of every array against the metadata, strictly increasing index, metadata schema)
+  against ``np.load`` of the same arrays without any check (how format 1 was read): the cost of
+  the checks.
 - ``import-tfrecord``: ``from_nb101_tfrecord`` (the file decoded by the core: ``crc32c``,
   ``serde_json``, ``base64``, ``prost``, threads over records) on a synthetic file of the
   official size (423,624 cells x 3 runs = 1,270,872 records, the size of
@@ -30,10 +36,12 @@ import pytest
 from nasfast import SearchSpace
 from nasfast.benchmarks import from_csv, from_nb101_tfrecord, load
 from nasfast.benchmarks import _registry
+from nasfast.benchmarks._table import read_table
 
 import _tfrecord_baseline as previous
 
-CSV = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "nb101" / "nb101_real20k.csv"
+import nb101_data
+
 #: Seed of the synthetic metrics.
 SEED = 20190601
 #: Runs per cell in the synthetic file (as in nasbench_only108.tfrecord).
@@ -46,6 +54,12 @@ def record(benchmark: Any, side: str, kind: str, threads: int = 1, **info: Any) 
 
 
 # ------------------------------------------------------------------------------------ load
+@pytest.fixture(scope="module")
+def real20k_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The original ``nb101_real20k.csv``, decompressed from ``tests/data`` (outside the timing)."""
+    return nb101_data.real20k_csv(tmp_path_factory.mktemp("csv"))
+
+
 def _fresh_load(name: str) -> Any:
     _registry._CACHE.clear()
     return load(name)
@@ -59,10 +73,8 @@ def test_load_real20k_nasfast(benchmark: Any) -> None:
 
 
 @pytest.mark.benchmark(group="load-real20k")
-def test_load_real20k_baseline(benchmark: Any) -> None:
-    if not CSV.is_file():
-        pytest.skip(f"shared data folder absent: {CSV}")
-    bench = benchmark.pedantic(from_csv, args=(CSV,), rounds=2, iterations=1)
+def test_load_real20k_baseline(benchmark: Any, real20k_csv: Path) -> None:
+    bench = benchmark.pedantic(from_csv, args=(real20k_csv,), rounds=2, iterations=1)
     record(benchmark, "baseline", "time", detail="from_csv of the original CSV")
     assert len(bench) == 20001 and bench.optimum()[1] == pytest.approx(0.9491186141967773, abs=0)
 
@@ -75,12 +87,32 @@ def test_load_surrogate_nasfast(benchmark: Any) -> None:
 
 
 @pytest.mark.benchmark(group="load-surrogate")
-def test_load_surrogate_baseline(benchmark: Any) -> None:
-    if not CSV.is_file():
-        pytest.skip(f"shared data folder absent: {CSV}")
-    bench = benchmark.pedantic(from_csv, args=(CSV,), rounds=2, iterations=1)
+def test_load_surrogate_baseline(benchmark: Any, real20k_csv: Path) -> None:
+    bench = benchmark.pedantic(from_csv, args=(real20k_csv,), rounds=2, iterations=1)
     record(benchmark, "baseline", "time", detail="from_csv of the original CSV (20,001 cells)")
     assert len(bench) == 20001
+
+
+def _unchecked_read(path: Path) -> dict[str, np.ndarray]:
+    """Every array of a table file, read by ``np.load`` with no check (the format-1 reader)."""
+    with np.load(path, allow_pickle=False) as data:
+        return {name: data[name] for name in data.files}
+
+
+@pytest.mark.benchmark(group="load-checks")
+def test_load_checks_nasfast(benchmark: Any) -> None:
+    path = _registry.PACKAGE_DATA / "nb101-surrogate.npz"
+    bench = benchmark.pedantic(read_table, args=(path,), rounds=20, warmup_rounds=1, iterations=1)
+    record(benchmark, "nasfast", "time", operation="read nb101-surrogate.npz with every check (CRC-32 of each array, index order)")
+    assert np.array_equal(bench.values(), _unchecked_read(path)["metric:val_acc_108"])
+
+
+@pytest.mark.benchmark(group="load-checks")
+def test_load_checks_baseline(benchmark: Any) -> None:
+    path = _registry.PACKAGE_DATA / "nb101-surrogate.npz"
+    arrays = benchmark.pedantic(_unchecked_read, args=(path,), rounds=20, warmup_rounds=1, iterations=1)
+    record(benchmark, "baseline", "time", detail="np.load of the same arrays, no check")
+    assert np.array_equal(arrays["metric:val_acc_108"], read_table(path).values())
 
 
 # ------------------------------------------------------------------------------- TFRecord

@@ -15,14 +15,12 @@ records what ``report.py`` needs in ``benchmark.extra_info``:
 
 from __future__ import annotations
 
-import csv
 import importlib
 import json
 import math
 import random
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any, Callable, Hashable, Sequence
 
 import numpy as np
@@ -30,6 +28,7 @@ import pytest
 from nasfast import OP_PAD, CellBatch, SearchSpace
 
 import baselines as ref
+import nb101_data
 
 #: Seed of every random input of the benchmarks.
 SEED = 20190601
@@ -69,8 +68,6 @@ TEST_VECTOR = (
     [-1, 0, 2, 0, 0, 1, -2],
 )
 TEST_VECTOR_HASH = "00005c142e6f48ac74fdcf73e3439874"
-#: Real NAS-Bench-101 results; the benchmarks use their published hashes when present.
-DATA_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "nb101"
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -141,12 +138,8 @@ def z_score(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def published_hashes() -> list[str]:
-    """The hashes of the real NAS-Bench-101 sample, or an empty list if the data are absent."""
-    path = DATA_DIR / "nb101_real20k.csv"
-    if not path.is_file():
-        return []
-    with path.open(newline="") as f:
-        return [row["hash"] for row in csv.DictReader(f)]
+    """The hashes of the 20,001 real NAS-Bench-101 cells (``tests/data``)."""
+    return [row["hash"] for row in nb101_data.real20k_rows()]
 
 
 # ----------------------------------------------------------------------------------- inputs

@@ -23,9 +23,7 @@ costs the search loop the same.
 
 from __future__ import annotations
 
-import csv
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -35,6 +33,7 @@ from scipy.stats import kendalltau
 from sklearn.ensemble import RandomForestRegressor
 
 import baselines as ref
+import nb101_data
 from nasfast import CellBatch, SearchSpace
 from nasfast.search import FullSpace, Neighbourhood, PredictorSearch, default_predictor
 from nasfast.search import ForestRegressor
@@ -44,7 +43,6 @@ SEED = 20190601
 N_INITIAL_TOLD = 100
 BUDGET = 150
 BASELINE_ROUNDS = 20
-DATA_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "nb101"
 
 
 def record(benchmark: Any, side: str, kind: str, **info: Any) -> None:
@@ -340,11 +338,7 @@ def test_run_neighbourhood_baseline(benchmark: Any, space: SearchSpace, oracle: 
 
 
 def real20k(space: SearchSpace) -> tuple[CellBatch, npt.NDArray[np.float64]]:
-    path = DATA_DIR / "nb101_real20k.csv"
-    if not path.is_file():
-        pytest.skip(f"{path} is absent")
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = nb101_data.real20k_rows()
     names = {"input": -1, "output": -2, **{o: i for i, o in enumerate(space.ops)}}
     adj = np.zeros((len(rows), 7, 7), np.uint8)
     ops = np.full((len(rows), 7), -3, np.int8)

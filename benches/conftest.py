@@ -2,18 +2,25 @@
 
 Run with ``pytest benches/ --benchmark-only --benchmark-json=bench.json`` and turn the JSON into
 the README table with ``python benches/report.py bench.json``. The suite refuses to run unless
-the compiled core is a release build.
+the compiled core is a release build. The benches read the real NAS-Bench-101 data from
+``tests/data`` (through ``tests/nb101_data.py``) and follow the test suite's skip rule
+(``tests/skip_policy.py``): a skip that names no optional extra is a failure.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import sys
 from pathlib import Path
 from typing import Optional
 
 import pytest
 
 from nasfast import SearchSpace
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+pytest_plugins = ("skip_policy",)
 
 
 def pytest_configure(config: pytest.Config) -> None:

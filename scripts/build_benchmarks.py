@@ -1,10 +1,11 @@
-"""Rebuild the benchmark tables shipped in ``python/nasfast/data`` from ``../shared/data/nb101``.
+"""Rebuild the benchmark tables shipped in ``python/nasfast/data`` from ``nb101_real20k.csv``.
 
 Usage (from the repository root)::
 
-    python scripts/build_benchmarks.py [--data ../shared/data/nb101] [--out python/nasfast/data]
+    python scripts/build_benchmarks.py [--csv tests/data/nb101_real20k.csv.xz] [--out python/nasfast/data]
 
-Writes ``nb101-real20k.npz`` (the 20,001 real cells of ``nb101_real20k.csv``) and
+The CSV (plain or xz-compressed) defaults to the copy in ``tests/data``. Writes
+``nb101-real20k.npz`` (the 20,001 real cells of ``nb101_real20k.csv``) and
 ``nb101-surrogate.npz`` (predictions for all 423,624 cells), and prints the surrogate's fidelity
 on a held-out random 20% of the real cells (Kendall tau, Spearman, top-1% recall), which is also
 stored in the description of the surrogate table. Everything is seeded: the same inputs give
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import lzma
+import tempfile
 import time
 from pathlib import Path
 
@@ -41,6 +44,12 @@ def compact(values: np.ndarray) -> np.ndarray:
 
 
 def build_real(csv_path: Path, out: Path) -> TabularBenchmark:
+    """Writes ``nb101-real20k.npz`` from ``nb101_real20k.csv`` (``.csv`` or ``.csv.xz``)."""
+    if csv_path.suffix == ".xz":
+        with tempfile.TemporaryDirectory() as tmp:
+            plain = Path(tmp) / csv_path.stem
+            plain.write_bytes(lzma.decompress(csv_path.read_bytes()))
+            return build_real(plain, out)
     bench = from_csv(
         csv_path,
         name="nb101-real20k",
@@ -111,11 +120,14 @@ def build_surrogate(real: TabularBenchmark, features: np.ndarray, fid: dict[str,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT / ".." / "shared" / "data" / "nb101")
+    parser.add_argument(
+        "--csv", type=Path, default=ROOT / "tests" / "data" / "nb101_real20k.csv.xz",
+        help="nb101_real20k.csv, plain or xz-compressed (default: the copy in tests/data)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "python" / "nasfast" / "data")
     args = parser.parse_args()
     start = time.perf_counter()
-    real = build_real(args.data / "nb101_real20k.csv", args.out)
+    real = build_real(args.csv, args.out)
     features = surrogate_features(real.cells)
     fid = fidelity(real, features)
     print(json.dumps(fid, indent=2))

@@ -1,9 +1,9 @@
-"""Shared fixtures of the test suite: spaces, the data folder, seeded generators, the synthetic
-table the search tests evaluate on."""
+"""Shared fixtures of the test suite: spaces, the real NAS-Bench-101 rows, seeded generators, the
+synthetic table the search tests evaluate on; and the skip rule (``skip_policy``): a skip whose
+reason does not name an optional extra is a failure."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
@@ -11,13 +11,13 @@ import pytest
 
 from nasfast import CellBatch, SearchSpace
 
+import nb101_data
 import reference as ref
+
+pytest_plugins = ("pytester", "skip_policy")
 
 if TYPE_CHECKING:
     from test_search import Table
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-NB101_DATA_DIR = REPO_ROOT / ".." / "shared" / "data" / "nb101"
 
 
 @pytest.fixture(scope="session")
@@ -65,11 +65,9 @@ def rng() -> np.random.Generator:
 
 
 @pytest.fixture(scope="session")
-def nb101_data_dir() -> Path:
-    """The folder of the real NAS-Bench-101 data; skips when it is absent."""
-    if not NB101_DATA_DIR.is_dir():
-        pytest.skip(f"data folder {NB101_DATA_DIR} is absent")
-    return NB101_DATA_DIR.resolve()
+def real20k_rows() -> list[dict[str, str]]:
+    """The 20,001 rows of ``nb101_real20k.csv`` (from ``tests/data``; read-only by convention)."""
+    return nb101_data.real20k_rows()
 
 
 @pytest.fixture(scope="session")

@@ -21,17 +21,13 @@ from nasfast.benchmarks import MissingCellError, TabularBenchmark, available, fr
 from nasfast.benchmarks._surrogate import AccuracyModel, holdout_split, surrogate_features
 from nasfast.benchmarks.cli import add_subparsers
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "nb101"
-CSV = DATA / "nb101_real20k.csv"
 OP_CODES = {"input": -1, "output": -2, "conv3x3-bn-relu": 0, "conv1x1-bn-relu": 1, "maxpool3x3": 2}
 
 
 @pytest.fixture(scope="module")
-def csv_rows() -> list[dict[str, str]]:
-    if not CSV.is_file():
-        pytest.skip(f"shared data folder absent: {CSV}")
-    with open(CSV, newline="") as fh:
-        return list(csv.DictReader(fh))
+def csv_rows(real20k_rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The rows of ``nb101_real20k.csv`` (``tests/data``), read with the csv module."""
+    return real20k_rows
 
 
 def cells_of_rows(rows: list[dict[str, str]], permute: bool = False, seed: int = 0) -> CellBatch:
@@ -130,6 +126,22 @@ def test_foreign_space_rejected() -> None:
     small = SearchSpace(4, 5, ["a", "b"])
     with pytest.raises(ValueError, match="another space"):
         load("nb101-real20k").query(small.enumerate()[:2])
+
+
+def test_shipped_real20k_is_rebuilt_byte_for_byte(tmp_path: Path) -> None:
+    """``scripts/build_benchmarks.py`` rebuilds the shipped table from tests/data exactly."""
+    import importlib.util
+
+    import nb101_data
+    from nasfast.benchmarks._registry import PACKAGE_DATA
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "build_benchmarks.py"
+    spec = importlib.util.spec_from_file_location("build_benchmarks", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.build_real(nb101_data.REAL20K, tmp_path)
+    assert (tmp_path / "nb101-real20k.npz").read_bytes() == (PACKAGE_DATA / "nb101-real20k.npz").read_bytes()
 
 
 # ----------------------------------------------------------------------------- nb101-surrogate

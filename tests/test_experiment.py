@@ -577,7 +577,6 @@ def test_predictor_table_builds_a_regressor() -> None:
 
 def test_real_uniform_random_search_matches_exact_expectation(tmp_path: Path) -> None:
     """Monte-Carlo check with the real RandomSearch: its SEG interval on the optimum contains 1."""
-    pytest.importorskip("nasfast.search")
     exp = Experiment(
         benchmarks=["toy-half"], arms=[{"name": "random-uniform", "searcher": "RandomSearch", "method": "uniform"}],
         seeds=120, budget=150, targets=["optimum"], config=ExperimentConfig.from_toml(_write_study(tmp_path)),
@@ -648,7 +647,6 @@ candidates = { type = "Union", sets = [{ type = "RandomSubset", size = 20, refre
 
 
 def test_real_searchers_same_records_in_one_or_two_processes(tmp_path: Path) -> None:
-    pytest.importorskip("nasfast.search")
     study = tmp_path / "real.toml"
     study.write_text(REAL_STUDY)
     recs = []
@@ -665,12 +663,6 @@ def test_real_searchers_same_records_in_one_or_two_processes(tmp_path: Path) -> 
 
 def test_cli_end_to_end_on_the_real_benchmark(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A small study through the command line, with the real searchers and nb101-real20k."""
-    pytest.importorskip("nasfast.search")
-    benchmarks = pytest.importorskip("nasfast.benchmarks")
-    try:
-        benchmarks.load("nb101-real20k")
-    except (OSError, KeyError) as exc:  # pragma: no cover - data not built
-        pytest.skip(f"nb101-real20k is not available: {exc}")
     study = tmp_path / "small.toml"
     study.write_text("""
 [experiment]

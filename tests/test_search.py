@@ -485,14 +485,9 @@ def test_bad_configuration_is_refused(space5: SearchSpace, table: Table) -> None
 
 
 def _load(name: str) -> Any:
-    try:
-        from nasfast.benchmarks import load
-    except ImportError as e:
-        pytest.skip(f"nasfast.benchmarks is not available: {e}")
-    try:
-        return load(name)
-    except FileNotFoundError as e:
-        pytest.skip(f"benchmark {name} is not available: {e}")
+    from nasfast.benchmarks import load
+
+    return load(name)
 
 
 def test_end_to_end_on_real20k() -> None:

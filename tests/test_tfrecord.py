@@ -23,8 +23,8 @@ from nasfast._core import read_nb101_tfrecord
 from nasfast.benchmarks import TFRecordError, from_nb101_tfrecord, load
 from nasfast.benchmarks._tfrecord import _table_of
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "nb101"
-DUMMY = DATA / "nb101_naslib_dummy30.json"
+import nb101_data
+
 
 
 # ----------------------------------------------------------------------------- independent writer
@@ -206,9 +206,7 @@ def official_final(message: bytes) -> tuple[list[float], int, int]:
 
 
 def dummy_records() -> dict[str, Any]:
-    if not DUMMY.is_file():
-        pytest.skip(f"shared data folder absent: {DUMMY}")
-    return json.loads(DUMMY.read_text())
+    return nb101_data.dummy30()
 
 
 BUDGETS = (4, 12, 36, 108)

@@ -13,18 +13,23 @@ Built in (shipped with the package, see :func:`available`):
 Importers: :func:`from_csv` (any table, any space) and :func:`from_nb101_tfrecord` (the official
 NAS-Bench-101 files, saved to :func:`data_dir` as ``nb101-full`` for :func:`load`).
 
+Tables are saved atomically (a temporary file in the same folder, fsynced, renamed) and checked
+when loaded (CRC-32 of every array, a strictly increasing index, NB101 hashes of sample rows);
+a damaged file raises :class:`TableFormatError`, a ``ValueError`` naming the file.
+
 Data: Ying et al., "NAS-Bench-101: Towards Reproducible Neural Architecture Search", ICML 2019
 (data set released under the Apache-2.0 licence).
 """
 
 from ._csv import from_csv
 from ._registry import available, data_dir, load
-from ._table import MissingCellError, TabularBenchmark
+from ._table import MissingCellError, TableFormatError, TabularBenchmark
 from ._tfrecord import TFRecordError, from_nb101_tfrecord
 
 __all__ = [
     "MissingCellError",
     "TFRecordError",
+    "TableFormatError",
     "TabularBenchmark",
     "available",
     "data_dir",

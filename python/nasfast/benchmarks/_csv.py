@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
+import re
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
@@ -18,6 +20,8 @@ __all__ = ["from_csv", "nb101_hash_index"]
 #: Columns that describe the cell rather than a metric.
 CELL_COLUMNS = ("hash", "num_vertices", "ops", "adjacency")
 _AUTO = "auto"
+_HASH = re.compile(r"[0-9a-fA-F]{32}")
+_BOM = b"\xef\xbb\xbf"
 _HASH_INDEX: dict[SearchSpace, tuple[npt.NDArray[np.bytes_], npt.NDArray[np.int64]]] = {}
 
 
@@ -34,14 +38,73 @@ def nb101_hash_index(space: SearchSpace) -> tuple[npt.NDArray[np.bytes_], npt.ND
     return _HASH_INDEX[space]
 
 
-def _parse_float(text: str, line: int, column: str) -> float:
-    text = text.strip()
-    if text == "" or text.lower() == "nan":
-        return math.nan
+def _is_number(text: str) -> bool:
     try:
-        return float(text)
+        float(text)
     except ValueError:
-        raise ValueError(f"line {line}: column {column!r} has the non-numeric value {text!r}") from None
+        return False
+    return True
+
+
+def _parse_float(text: str, path: Path, line: int, column: str, missing: str, hint: str) -> float:
+    text = text.strip()
+    try:
+        value = float(text) if text else math.nan
+    except ValueError:
+        raise ValueError(f"{path}, line {line}: column {column!r} has the non-numeric value {text!r}{hint}") from None
+    if not math.isfinite(value):
+        if missing == "raise":
+            raise ValueError(
+                f"{path}, line {line}: column {column!r} has the {'non-finite' if text else 'empty'} value {text!r}; "
+                "pass missing='nan' to read empty, NaN and infinite values as missing"
+            )
+        return math.nan
+    return value
+
+
+def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
+    """Header, data rows (blank rows left out) and their line numbers; every malformed input is
+    a ValueError naming the line."""
+    raw = path.read_bytes()
+    if raw.startswith(_BOM):  # as spreadsheet programs write UTF-8
+        raw = raw[len(_BOM):]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ValueError(f"{path}, line {line}: byte 0x{raw[exc.start]:02x} is not UTF-8 (the file must be UTF-8 text)") from None
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    try:
+        try:
+            header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            raise ValueError(f"{path}: empty file, expected a header row") from None
+        for row in reader:
+            if not row or all(not c.strip() for c in row):
+                continue
+            if len(row) != len(header):
+                raise ValueError(f"{path}, line {reader.line_num}: {len(row)} fields, the header has {len(header)}")
+            rows.append(row)
+            lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise ValueError(f"{path}, line {max(reader.line_num, 1)}: not valid CSV: {exc}") from None
+    for i, h in enumerate(header):
+        if not h:
+            raise ValueError(f"{path}, line 1: column {i + 1} of the header has no name")
+        if header.count(h) > 1:
+            raise ValueError(f"{path}, line 1: column {h!r} appears {header.count(h)} times in the header")
+    return header, rows, lines
+
+
+def _hashes(rows: list[list[str]], j: int, path: Path, lines: list[int]) -> list[str]:
+    """The hash column, checked to be 32 hexadecimal digits per row, lowercased."""
+    out = [r[j].strip() for r in rows]
+    for h, line in zip(out, lines):
+        if not _HASH.fullmatch(h):
+            raise ValueError(f"{path}, line {line}: hash {h!r} is not 32 hexadecimal digits")
+    return [h.lower() for h in out]
 
 
 def from_csv(
@@ -52,6 +115,7 @@ def from_csv(
     metrics: Optional[Sequence[str]] = None,
     default_metric: Optional[str] = None,
     cost_metric: Optional[str] = _AUTO,
+    missing: str = "raise",
     citation: str = "",
     description: str = "",
 ) -> TabularBenchmark:
@@ -66,18 +130,25 @@ def from_csv(
     Parameters
     ----------
     path : str or Path
-        The CSV file (header row first).
+        The CSV file: UTF-8 (a leading byte-order mark is allowed), header row first, column
+        names distinct.
     space : SearchSpace, optional
         The space of the cells; default NAS-Bench-101.
     name : str, optional
         Name of the benchmark; default the file name without extension.
     metrics : sequence of str, optional
-        Metric columns to read; default every column besides ``hash``, ``num_vertices``, ``ops``,
-        ``adjacency`` whose values are all numeric (empty or ``nan`` means missing).
+        Metric columns to read. Default: every column besides ``hash``, ``num_vertices``,
+        ``ops``, ``adjacency`` that holds a number, plus the default and cost metric columns.
+        Columns without any number (labels, notes) are left out; a column with numbers and
+        another value is an error naming the line, never silently dropped.
     default_metric : str, optional
-        Default ``"val_acc_108"`` when present, else the first metric.
+        The metric searches maximise. Default ``"val_acc_108"`` when it is a column, else the
+        only metric; with several metrics and no ``val_acc_108`` it must be given.
     cost_metric : str or None, default "auto"
-        Column of training seconds; ``"auto"`` takes ``"train_time_108_s"`` when present.
+        Column of training seconds; ``"auto"`` takes ``"train_time_108_s"`` when it is a column.
+    missing : {"raise", "nan"}, default "raise"
+        What an empty, ``nan`` or infinite metric value gives: an error naming the line and the
+        column, or NaN (a missing value).
     citation, description : str
         Stored with the benchmark.
 
@@ -89,28 +160,22 @@ def from_csv(
     Raises
     ------
     ValueError
-        Naming the line: a bad matrix, an unknown op, an invalid cell, an unknown hash, a
-        non-numeric metric value, or an isomorphic duplicate with different values.
+        Naming the line: a file that is not UTF-8 CSV, a duplicated or empty column name, a bad
+        matrix, an unknown op, an invalid cell, a hash that is not 32 hexadecimal digits or not
+        in the space, a non-numeric metric value, a missing or non-finite one (unless
+        ``missing="nan"``), or an isomorphic duplicate with different values.
+    TypeError
+        If ``metrics`` is not a sequence of column names.
     """
     path = Path(path)
+    if missing not in ("raise", "nan"):
+        raise ValueError(f"missing must be 'raise' or 'nan', got {missing!r}")
+    if metrics is not None and (isinstance(metrics, str) or not all(isinstance(m, str) for m in metrics)):
+        raise TypeError(f"metrics must be a sequence of column names, got {metrics!r}")
     space = SearchSpace.nb101() if space is None else shared_space(space.max_vertices, space.max_edges, space.ops)
     codes = {op: i for i, op in enumerate(space.ops)}
     codes.update({"input": OP_INPUT, "output": OP_OUTPUT})
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            raise ValueError(f"{path}: empty file, expected a header row") from None
-        rows: list[list[str]] = []
-        lines: list[int] = []
-        for row in reader:
-            if not row or all(not c.strip() for c in row):
-                continue
-            if len(row) != len(header):
-                raise ValueError(f"{path}, line {reader.line_num}: {len(row)} fields, the header has {len(header)}")
-            rows.append(row)
-            lines.append(reader.line_num)
+    header, rows, lines = _read_rows(path)
     col = {h: i for i, h in enumerate(header)}
     by_matrix = "adjacency" in col and "ops" in col
     if not by_matrix and "hash" not in col:
@@ -118,30 +183,38 @@ def from_csv(
     if not rows:
         raise ValueError(f"{path}: no data rows")
 
-    # Metric columns.
-    if metrics is None:
-        metric_names = [h for h in header if h not in CELL_COLUMNS]
-        numeric = []
-        for h in metric_names:
-            j = col[h]
-            try:
-                for r in rows:
-                    t = r[j].strip()
-                    if t and t.lower() != "nan":
-                        float(t)
-                numeric.append(h)
-            except ValueError:
-                continue
-        metric_names = numeric
+    # Metric columns: those named (metrics, default and cost metric) are read whatever they
+    # hold; in auto mode, so is every other column that holds a number.
+    named = [m for m in (default_metric, cost_metric) if m is not None and m != _AUTO]
+    if default_metric is None and "val_acc_108" in col:
+        named.append("val_acc_108")
+    if cost_metric == _AUTO and "train_time_108_s" in col:
+        named.append("train_time_108_s")
+    if metrics is not None:
+        metric_names = list(dict.fromkeys(metrics))
+        named = metric_names
     else:
-        metric_names = list(metrics)
-        for h in metric_names:
-            if h not in col:
-                raise ValueError(f"{path}: no column {h!r}; header: {header}")
+        metric_names = [
+            h for h in header
+            if h not in CELL_COLUMNS and (h in named or any(_is_number(r[col[h]].strip()) for r in rows))
+        ]
+    for h in [*metric_names, *named]:
+        if h not in col:
+            raise ValueError(f"{path}: no column {h!r}; header: {header}")
     if not metric_names:
         raise ValueError(f"{path}: no numeric metric column; header: {header}")
     values = np.array(
-        [[_parse_float(r[col[h]], line, h) for h in metric_names] for r, line in zip(rows, lines)], dtype=np.float64
+        [
+            [
+                _parse_float(
+                    r[col[h]], path, line, h, missing,
+                    "" if h in named else " (a column with numbers is read as a metric: pass metrics=[...] to choose the metric columns)",
+                )
+                for h in metric_names
+            ]
+            for r, line in zip(rows, lines)
+        ],
+        dtype=np.float64,
     ).reshape(len(rows), len(metric_names))
 
     # Cells.
@@ -181,7 +254,7 @@ def from_csv(
                     raise ValueError(f"{path}, line {line}: invalid cell: {exc}") from None
             raise
         if "hash" in col and space == SearchSpace.nb101():
-            given = np.array([r[col["hash"]].strip() for r in rows])
+            given = np.array(_hashes(rows, col["hash"], path, lines))
             bad = np.flatnonzero(cells.nb101_hashes() != given)
             if len(bad):
                 i = int(bad[0])
@@ -190,7 +263,7 @@ def from_csv(
                     f"{cells[i].nb101_hash()}"
                 )
     else:
-        given = np.array([r[col["hash"]].strip() for r in rows], dtype="S32")
+        given = np.array(_hashes(rows, col["hash"], path, lines), dtype="S32")
         sorted_hashes, order = nb101_hash_index(space)
         at = np.minimum(np.searchsorted(sorted_hashes, given), len(sorted_hashes) - 1)
         found = sorted_hashes[at] == given
@@ -217,7 +290,15 @@ def from_csv(
         cells, values = cells[np.flatnonzero(keep)], values[keep]
 
     if default_metric is None:
-        default_metric = "val_acc_108" if "val_acc_108" in metric_names else metric_names[0]
+        if "val_acc_108" in metric_names:
+            default_metric = "val_acc_108"
+        elif len(metric_names) == 1:
+            default_metric = metric_names[0]
+        else:
+            raise ValueError(
+                f"{path}: several metric columns {metric_names} and none is 'val_acc_108': pass default_metric=..., "
+                "the metric a search maximises"
+            )
     if cost_metric == _AUTO:
         cost_metric = "train_time_108_s" if "train_time_108_s" in metric_names else None
     return TabularBenchmark(

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
+import re
 from pathlib import Path
 from typing import Union
 
-import numpy as np
+from ._table import TableFormatError, TabularBenchmark, read_table, read_table_meta
 
-from ._table import TabularBenchmark, read_table
-
-__all__ = ["BUILTIN", "available", "data_dir", "load"]
+__all__ = ["BUILTIN", "available", "check_name", "data_dir", "load"]
 
 #: Directory of the shipped tables (inside the package).
 PACKAGE_DATA = Path(__file__).resolve().parent.parent / "data"
@@ -31,16 +29,31 @@ FULL_NAME = "nb101-full"
 _CACHE: dict[tuple[str, int, int], TabularBenchmark] = {}
 
 
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def check_name(name: str) -> str:
+    """A name a table can be saved under in :func:`data_dir` (``<name>.npz``): letters, digits,
+    ``.``, ``_`` and ``-``, not the name of a built-in benchmark (which would hide it)."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or name.endswith(".npz"):
+        raise ValueError(f"benchmark name {name!r} is not allowed: use letters, digits, '.', '_' and '-' (no '.npz')")
+    if name in BUILTIN:
+        raise ValueError(f"benchmark name {name!r} is the name of a built-in benchmark: choose another")
+    return name
+
+
 def data_dir() -> Path:
     """Directory of imported benchmarks: ``$NASFAST_DATA_DIR``, default ``~/.cache/nasfast``."""
     return Path(os.environ.get("NASFAST_DATA_DIR") or "~/.cache/nasfast").expanduser()
 
 
 def _imported() -> dict[str, Path]:
+    """Tables in :func:`data_dir` by name (``*.npz`` files; an interrupted save's temporary file
+    is named ``.<name>.npz.<pid>.<random>.tmp`` and never listed)."""
     folder = data_dir()
     if not folder.is_dir():
         return {}
-    return {p.stem: p for p in sorted(folder.glob("*.npz"))}
+    return {p.stem: p for p in sorted(folder.glob("*.npz")) if not p.name.startswith(".") and p.is_file()}
 
 
 def available() -> dict[str, str]:
@@ -50,18 +63,19 @@ def available() -> dict[str, str]:
     -------
     dict of str to str
         The built-in benchmarks, then those imported into :func:`data_dir` (e.g. ``nb101-full``
-        after ``nasfast bench import nb101 PATH``).
+        after ``nasfast bench import nb101 PATH``). A file there that is not a valid table is
+        listed as unreadable, with the reason; it does not stop the others from being listed
+        or loaded.
     """
     out = {name: desc for name, (_, desc) in BUILTIN.items()}
     for name, path in _imported().items():
         if name in out:
             continue
         try:
-            with np.load(path, allow_pickle=False) as data:
-                meta = json.loads(str(data["meta"]))
-            out[name] = f"{meta.get('description') or 'imported table'} ({meta['size']:,} cells, {path})"
-        except (OSError, KeyError, ValueError) as exc:
-            out[name] = f"unreadable file {path}: {exc}"
+            meta = read_table_meta(path)
+            out[name] = f"{meta['description'] or 'imported table'} ({meta['size']:,} cells, {path})"
+        except (OSError, TableFormatError) as exc:
+            out[name] = f"unreadable: {exc}"
     return out
 
 
@@ -86,6 +100,9 @@ def load(name: Union[str, Path]) -> TabularBenchmark:
     KeyError
         If the name is unknown (the message lists the available names and, for ``nb101-full``,
         how to import it).
+    TableFormatError
+        If the file is not a valid table: truncated, corrupt, inconsistent or of another format
+        version (a ``ValueError``; the message names the file).
     """
     key = str(name)
     if key in BUILTIN:

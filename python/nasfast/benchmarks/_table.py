@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import io
 import json
+import struct
+import zipfile
+import zlib
 from pathlib import Path
-from typing import Callable, Mapping, Optional, Sequence, Union
+from typing import Any, BinaryIO, Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import numpy.typing as npt
 
+from .._atomic import atomic_write
 from .._core import CellBatch, CellSpec, SearchSpace
 
-__all__ = ["MissingCellError", "TabularBenchmark", "save_table", "read_table", "shared_space"]
+__all__ = [
+    "MissingCellError",
+    "TableFormatError",
+    "TabularBenchmark",
+    "save_table",
+    "read_table",
+    "read_table_meta",
+    "shared_space",
+]
 
-#: Version of the ``.npz`` layout written by :func:`save_table`.
-FORMAT_VERSION = 1
+#: Version of the ``.npz`` layout written by :func:`save_table` (2: CRC-32 of every array in
+#: the metadata; 1, without them, is refused).
+FORMAT_VERSION = 2
 #: Number of cells whose NB101 hash is stored to check the enumeration order on first use.
 _CHECK_CELLS = 64
 
@@ -24,6 +38,11 @@ class MissingCellError(KeyError):
 
     def __str__(self) -> str:  # KeyError would print the message with quotes
         return str(self.args[0]) if self.args else ""
+
+
+class TableFormatError(ValueError):
+    """A file is not a valid nasfast benchmark table: truncated, corrupt, inconsistent, or of
+    another format version. The message names the file and what is wrong with it."""
 
 
 _SPACES: dict[tuple[int, int, tuple[str, ...]], SearchSpace] = {}
@@ -44,6 +63,11 @@ def _check_metric_array(name: str, values: npt.ArrayLike, n: int) -> npt.NDArray
         raise ValueError(f"metric {name!r} has shape {arr.shape}, expected ({n},) to align with the cells")
     if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
         raise TypeError(f"metric {name!r} has dtype {arr.dtype}, expected a real numeric dtype")
+    if np.issubdtype(arr.dtype, np.floating):
+        infinite = np.flatnonzero(np.isinf(arr))
+        if len(infinite):
+            row = int(infinite[0])
+            raise ValueError(f"metric {name!r} has the value {arr[row]} at row {row}: values must be finite (NaN marks a missing one)")
     return arr
 
 
@@ -375,14 +399,41 @@ class TabularBenchmark:
         return save_table(self, path)
 
 
+def _npy(array: np.ndarray) -> bytes:
+    """``array`` in the ``.npy`` format (what ``np.save`` writes; never a pickle)."""
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, np.asarray(array), allow_pickle=False)
+    return buf.getvalue()
+
+
+def _write_zip(fh: BinaryIO, members: Mapping[str, bytes], compress: bool) -> None:
+    """A ``.npz`` archive of ``.npy`` members with fixed timestamps (the same arrays give the
+    same bytes)."""
+    method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with zipfile.ZipFile(fh, "w", compression=method) as zf:
+        for name, data in members.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = method
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, data)
+
+
 def save_table(bench: TabularBenchmark, path: Union[str, Path], *, compress: bool = True) -> Path:
     """Write ``bench`` as an ``.npz`` of numpy arrays (no pickle), cells keyed by enumeration index.
 
-    Layout: ``meta`` (a JSON string: format version, name, space, default and cost metric,
-    citation, description, metric names), ``index`` (int32 enumeration index of each row, sorted
-    ascending), ``metric:<name>`` (one array per metric, aligned with ``index``), and
+    Layout (format version 2): ``index`` (int32 enumeration index of each row, strictly
+    increasing), ``metric:<name>`` (one array per metric, aligned with ``index``),
     ``check_index``/``check_hash`` (NB101 hashes of a few rows, compared with the enumeration
-    when the cells are first built, so a file never silently maps to the wrong cells).
+    when the cells are first built), and ``meta`` (a JSON string: format version, name, space,
+    default and cost metric, citation, description, metric names, size, and the CRC-32 of every
+    other member, which :func:`read_table` compares with the archive). The file is written to a
+    temporary file in the same folder, fsynced and renamed over ``path``, so an interrupted save
+    leaves the previous file intact.
+
+    Returns
+    -------
+    Path
+        ``path``.
     """
     path = Path(path)
     index = bench.space.index_of(bench.cells)
@@ -392,6 +443,13 @@ def save_table(bench: TabularBenchmark, path: Union[str, Path], *, compress: boo
     order = np.argsort(index, kind="stable")
     index = index[order]
     check = np.unique(np.linspace(0, len(index) - 1, min(_CHECK_CELLS, len(index))).astype(np.int64))
+    members = {
+        "index": _npy(index.astype(np.int32)),
+        "check_index": _npy(check.astype(np.int32)),
+        "check_hash": _npy(np.array(bench.cells[order[check]].nb101_hashes(), dtype="S32")),
+    }
+    for metric in bench.metrics:
+        members[f"metric:{metric}"] = _npy(np.asarray(bench._arrays[metric])[order])
     meta = {
         "format": FORMAT_VERSION,
         "name": bench.name,
@@ -402,67 +460,198 @@ def save_table(bench: TabularBenchmark, path: Union[str, Path], *, compress: boo
         "description": bench.description,
         "metrics": bench.metrics,
         "size": len(index),
+        "crc32": {name: zlib.crc32(data) for name, data in members.items()},
     }
-    arrays: dict[str, np.ndarray] = {
-        "meta": np.array(json.dumps(meta)),
-        "index": index.astype(np.int32),
-        "check_index": check.astype(np.int32),
-        "check_hash": np.array(bench.cells[order[check]].nb101_hashes(), dtype="S32"),
-    }
-    for metric in bench.metrics:
-        arrays[f"metric:{metric}"] = np.asarray(bench._arrays[metric])[order]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as fh:
-        (np.savez_compressed if compress else np.savez)(fh, **arrays)  # type: ignore[arg-type]
+    with atomic_write(path) as fh:
+        _write_zip(fh, {"meta": _npy(np.array(json.dumps(meta))), **members}, compress)
     return path
+
+
+#: What reading a damaged archive or ``.npy`` member can raise.
+_READ_ERRORS = (
+    zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, TypeError,
+    IndexError, OverflowError, MemoryError, NotImplementedError, RuntimeError, struct.error, UnicodeDecodeError,
+)
+
+
+def _member(zf: zipfile.ZipFile, name: str, crc: Optional[int]) -> np.ndarray:
+    """The array of member ``name``; the archive's CRC-32 must equal ``crc`` (the one recorded in
+    the metadata), and ``zf.read`` checks the data against the archive's CRC-32."""
+    info = zf.getinfo(f"{name}.npy")
+    if crc is not None and info.CRC != crc:
+        raise ValueError(f"member {name!r} has CRC-32 {info.CRC:08x}, the metadata records {crc:08x}")
+    data = zf.read(info)
+    buf = io.BytesIO(data)
+    array = np.lib.format.read_array(buf, allow_pickle=False)
+    if buf.tell() != len(data):
+        raise ValueError(f"member {name!r} has {len(data) - buf.tell()} bytes after its array")
+    return array
+
+
+_META_FIELDS: dict[str, Any] = {
+    "format": int, "name": str, "space": dict, "default_metric": str, "cost_metric": (str, type(None)),
+    "citation": str, "description": str, "metrics": list, "size": int, "crc32": dict,
+}
+
+
+def _check_meta(meta: Any) -> dict[str, Any]:
+    if not isinstance(meta, dict):
+        raise ValueError(f"the metadata is a {type(meta).__name__}, not a JSON object")
+    version = meta.get("format")
+    if version != FORMAT_VERSION:
+        hint = " (written by an older nasfast, without checksums)" if version == 1 else ""
+        raise ValueError(f"format version {version!r}, this nasfast reads version {FORMAT_VERSION}{hint}")
+    for key, kind in _META_FIELDS.items():
+        if key not in meta:
+            raise ValueError(f"the metadata has no {key!r}")
+        if not isinstance(meta[key], kind) or isinstance(meta[key], bool):
+            raise ValueError(f"metadata {key!r} = {meta[key]!r} has the wrong type")
+    sp = meta["space"]
+    if not (
+        isinstance(sp.get("max_vertices"), int) and isinstance(sp.get("max_edges"), int)
+        and isinstance(sp.get("ops"), list) and all(isinstance(o, str) for o in sp["ops"])
+    ):
+        raise ValueError(f"metadata 'space' = {sp!r} is not a space")
+    metrics = meta["metrics"]
+    if not all(isinstance(m, str) for m in metrics) or len(set(metrics)) != len(metrics):
+        raise ValueError(f"metadata 'metrics' = {metrics!r} is not a list of distinct names")
+    expected = {"index", "check_index", "check_hash", *(f"metric:{m}" for m in metrics)}
+    crcs = meta["crc32"]
+    if set(crcs) != expected or not all(isinstance(c, int) and not isinstance(c, bool) for c in crcs.values()):
+        raise ValueError(f"metadata 'crc32' names {sorted(crcs)}, expected {sorted(expected)}")
+    if meta["size"] < 0:
+        raise ValueError(f"metadata 'size' = {meta['size']}")
+    return meta
+
+
+def _read_meta(zf: zipfile.ZipFile) -> dict[str, Any]:
+    names = set(zf.namelist())
+    raw = _member(zf, "meta", None)
+    if raw.shape != () or raw.dtype.kind != "U":
+        raise ValueError(f"member 'meta' is a {raw.dtype} array of shape {raw.shape}, not a string")
+    meta = _check_meta(json.loads(str(raw)))
+    extra = names - {"meta.npy", *(f"{n}.npy" for n in meta["crc32"])}
+    if extra:
+        raise ValueError(f"unexpected members {sorted(extra)}")
+    return meta
+
+
+def _corrupt(path: Path, exc: BaseException) -> TableFormatError:
+    reason = str(exc) or type(exc).__name__
+    if isinstance(exc, KeyError):
+        reason = f"missing member {exc}"
+    elif isinstance(exc, (zipfile.BadZipFile, zlib.error, EOFError)):
+        reason = f"not a readable archive ({type(exc).__name__}: {reason})"
+    return TableFormatError(
+        f"{path} is not a valid nasfast benchmark table: {reason}; delete it, or import or save the table again"
+    )
+
+
+def read_table_meta(path: Union[str, Path]) -> dict[str, Any]:
+    """The metadata of a table file (name, space, metrics, size, description...), checked.
+
+    Reads the small ``meta`` member only, so it is fast on large tables; :func:`read_table`
+    checks the rest.
+
+    Raises
+    ------
+    TableFormatError
+        If the file is not a table of the current format (the message names the file).
+    OSError
+        If the file cannot be opened.
+    """
+    path = Path(path)
+    with open(path, "rb") as fh:
+        try:
+            with zipfile.ZipFile(fh) as zf:
+                return _read_meta(zf)
+        except _READ_ERRORS as exc:
+            raise _corrupt(path, exc) from exc
+
+
+def _check_arrays(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    """The arrays fit the metadata and each other: the index is strictly increasing and
+    non-negative (so no row is mapped to another row's cell), the check rows exist."""
+    n = meta["size"]
+    index = arrays["index"]
+    if index.shape != (n,) or index.dtype != np.int32:
+        raise ValueError(f"'index' is a {index.dtype} array of shape {index.shape}, expected {n} int32")
+    if n and int(index[0]) < 0:
+        raise ValueError(f"'index' starts with {int(index[0])}, a negative enumeration index")
+    steps = np.diff(index.astype(np.int64))
+    if (steps <= 0).any():
+        row = int(np.flatnonzero(steps <= 0)[0]) + 1
+        raise ValueError(f"'index' is not strictly increasing at row {row} ({int(index[row - 1])} then {int(index[row])})")
+    check_index, check_hash = arrays["check_index"], arrays["check_hash"]
+    if check_index.ndim != 1 or check_index.dtype != np.int32 or (n and len(check_index) == 0):
+        raise ValueError(f"'check_index' is a {check_index.dtype} array of shape {check_index.shape}")
+    if len(check_index) and (check_index.min() < 0 or check_index.max() >= n):
+        raise ValueError(f"'check_index' has rows outside 0..{n - 1}")
+    if check_hash.shape != check_index.shape or check_hash.dtype != np.dtype("S32"):
+        raise ValueError(f"'check_hash' is a {check_hash.dtype} array of shape {check_hash.shape}")
 
 
 def read_table(path: Union[str, Path]) -> TabularBenchmark:
     """Read a benchmark written by :func:`save_table`; its cells are built lazily on first use.
 
+    Every array is checked against the CRC-32 recorded in the metadata (and the archive's own),
+    the index must be strictly increasing and non-negative, and when the cells are first built,
+    the index must lie in the enumeration and the stored NB101 hashes of a few rows must match
+    the enumeration. So a damaged file raises instead of mapping a value to the wrong cell.
+
     Raises
     ------
-    ValueError
-        If the file is not a benchmark table of a known format version.
+    TableFormatError
+        If the file is not a benchmark table of the current format version, or is truncated,
+        corrupt or inconsistent (the message names the file).
+    OSError
+        If the file cannot be opened.
     """
     path = Path(path)
-    with np.load(path, allow_pickle=False) as data:
+    with open(path, "rb") as fh:
         try:
-            meta = json.loads(str(data["meta"]))
-            if meta.get("format") != FORMAT_VERSION:
-                raise ValueError(f"format version {meta.get('format')!r}, expected {FORMAT_VERSION}")
-            index = data["index"].astype(np.int64)
-            check_index = data["check_index"].astype(np.int64)
-            check_hash = data["check_hash"]
-            metrics = {name: data[f"metric:{name}"] for name in meta["metrics"]}
-        except (KeyError, ValueError, TypeError) as exc:
-            raise ValueError(f"{path} is not a nasfast benchmark table: {exc}") from exc
-    sp = meta["space"]
-    space = shared_space(sp["max_vertices"], sp["max_edges"], sp["ops"])
+            with zipfile.ZipFile(fh) as zf:
+                meta = _read_meta(zf)
+                arrays = {name: _member(zf, name, crc) for name, crc in meta["crc32"].items()}
+            _check_arrays(meta, arrays)
+            sp = meta["space"]
+            space = shared_space(sp["max_vertices"], sp["max_edges"], sp["ops"])
+        except _READ_ERRORS as exc:
+            raise _corrupt(path, exc) from exc
+    index = arrays["index"].astype(np.int64)
+    check_index = arrays["check_index"].astype(np.int64)
+    check_hash = arrays["check_hash"]
     name = meta["name"]
 
     def make_cells() -> CellBatch:
         everything = space.enumerate()
-        if len(index) == len(everything) and (index == np.arange(len(index))).all():
+        if len(index) and index[-1] >= len(everything):
+            raise TableFormatError(
+                f"{path}: enumeration index {int(index[-1])} is outside the {len(everything)} cells of the space"
+            )
+        if len(index) == len(everything):  # strictly increasing from 0: every cell in order
             cells = everything
         else:
             cells = everything[index]
         hashes = np.array(cells[check_index].nb101_hashes(), dtype="S32")
         if not (hashes == check_hash).all():
-            raise ValueError(
+            raise TableFormatError(
                 f"{path}: the enumeration of the space does not match the one this table was built with "
                 f"(row {int(check_index[np.flatnonzero(hashes != check_hash)[0]])}); rebuild the table"
             )
         return cells
 
-    return TabularBenchmark._lazy(
-        name,
-        space,
-        len(index),
-        make_cells,
-        metrics,
-        cost_metric=meta["cost_metric"],
-        default_metric=meta["default_metric"],
-        citation=meta["citation"],
-        description=meta["description"],
-    )
+    try:
+        return TabularBenchmark._lazy(
+            name,
+            space,
+            len(index),
+            make_cells,
+            {m: arrays[f"metric:{m}"] for m in meta["metrics"]},
+            cost_metric=meta["cost_metric"],
+            default_metric=meta["default_metric"],
+            citation=meta["citation"],
+            description=meta["description"],
+        )
+    except (ValueError, TypeError) as exc:
+        raise _corrupt(path, exc) from exc

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .._core import CellBatch, InvalidCellError, SearchSpace, TFRecordError, read_nb101_tfrecord
-from ._registry import FULL_NAME, data_dir
+from ._registry import FULL_NAME, check_name, data_dir
 from ._table import TabularBenchmark, save_table
 
 __all__ = ["TFRecordError", "from_nb101_tfrecord"]
@@ -107,6 +107,9 @@ def from_nb101_tfrecord(
         ``ModelMetrics`` message, a cell that is not in the space or does not match its hash,
         runs of one hash with different cells), naming its byte offset; for a directory or a
         file without records. Nothing is returned or saved then.
+    ValueError
+        If ``save=True`` and ``name`` cannot be a file name in :func:`data_dir` (checked before
+        the file is read).
     OSError
         If the file cannot be read (e.g. ``FileNotFoundError``).
 
@@ -117,6 +120,8 @@ def from_nb101_tfrecord(
     >>> bench.values("val_acc_108_run1")  # doctest: +SKIP
     """
     path = Path(path)
+    if save is True:
+        check_name(name)
     if path.is_dir():
         raise TFRecordError(f"{path} is a directory, not a TFRecord file")
     bench = _table_of(path.read_bytes(), path.name, name, n_jobs)

@@ -25,7 +25,7 @@ def _list_command(args: argparse.Namespace) -> int:
 
 
 def _import_command(args: argparse.Namespace) -> int:
-    from . import TFRecordError, data_dir, from_nb101_tfrecord
+    from . import data_dir, from_nb101_tfrecord
 
     if args.format != "nb101":
         print(f"unknown format {args.format!r}: expected 'nb101'", file=sys.stderr)
@@ -34,7 +34,7 @@ def _import_command(args: argparse.Namespace) -> int:
     target = data_dir() / f"{args.name}.npz"
     try:
         bench = from_nb101_tfrecord(args.path, save=True, name=args.name)
-    except (OSError, TFRecordError) as exc:
+    except (OSError, ValueError) as exc:  # TFRecordError is a ValueError
         print(f"import failed: {exc}", file=sys.stderr)
         return 1
     print(bench.describe())

@@ -49,17 +49,29 @@ searcher's constructor; a ``candidates`` table is built into the candidate-set c
 ``type`` with its other keys as arguments (``Union`` takes a list ``sets`` of such tables); a
 ``predictor`` table likewise into a scikit-learn regressor (one of :data:`PREDICTORS`), e.g.
 ``predictor = { type = "RandomForestRegressor", n_estimators = 30 }``.
+
+Everything is checked when the study is read, before any run starts: unknown keys (in every
+table, including the arguments of searchers, candidate sets and predictors), the type of every
+value (a list where a list is expected, ``true``/``false`` where a boolean is, a number where a
+number is: ``stop_at_optimum = "no"`` or ``benchmarks = "nb101-real20k"`` are errors, not
+``True`` or a list of letters) and its range; each arm's searcher is built once on a tiny
+space so that its own checks run too. Every error is a ``ValueError`` naming the key and the
+value.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
+import inspect
+import math
 import re
 import sys
+import typing
 from dataclasses import dataclass, field, fields, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Literal, Mapping, Optional, Sequence, Union
 
 from nasfast.metrics import parse_target
 
@@ -141,17 +153,115 @@ def _check_name(kind: str, name: Any) -> str:
     return name
 
 
+def _table(where: str, value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{where} must be a table, got {value!r}")
+    return value
+
+
+def _names(key: str, value: Any) -> tuple[str, ...]:
+    """A list of strings (a single string is refused: it is not a list of its letters)."""
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{key} must be a list of strings, got {value!r}")
+    return tuple(value)
+
+
+def _describe(hint: Any) -> str:
+    words = {bool: "a boolean (true or false)", int: "an integer", float: "a number", str: "a string"}
+    if hint in words:
+        return words[hint]
+    if typing.get_origin(hint) is Union:
+        return " or ".join(_describe(a) for a in typing.get_args(hint) if a is not type(None))
+    if typing.get_origin(hint) is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
+    return getattr(hint, "__name__", str(hint))
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    """Whether a TOML value fits a constructor's type annotation (bool is not an int, an int
+    is a float)."""
+    if hint is Any or isinstance(hint, typing.TypeVar):
+        return True
+    origin = typing.get_origin(hint)
+    if origin is Union:
+        return any(_matches(value, a) for a in typing.get_args(hint))
+    if origin is Literal:
+        return value in typing.get_args(hint)
+    if origin is not None:
+        hint = origin
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(hint, type):
+        return isinstance(value, hint)
+    return True
+
+
+def _check_kwargs(
+    where: str, cls: Any, kwargs: Mapping[str, Any], fixed: Sequence[str] = (), separate: Sequence[str] = ()
+) -> None:
+    """Names and types of ``kwargs`` against the constructor of ``cls``; ``fixed`` arguments are
+    set by the study (not allowed here), ``separate`` ones are checked by the caller."""
+    params = inspect.signature(cls).parameters
+    accepted = [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n not in fixed]
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        raise ValueError(f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {unknown} for {cls.__name__} (allowed: {accepted})")
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:  # annotations that cannot be resolved: the constructor checks the values
+        hints = {}
+    for key, value in kwargs.items():
+        if key in hints and key not in separate and not _matches(value, hints[key]):
+            raise ValueError(f"{where}: {key} = {value!r} is not {_describe(hints[key])}")
+
+
+def _search_class(name: str) -> Any:
+    return getattr(importlib.import_module("nasfast.search"), name)
+
+
 def _check_candidates(spec: Any, where: str) -> None:
     if not isinstance(spec, Mapping) or "type" not in spec:
         raise ValueError(f"{where}: 'candidates' must be a table with a 'type' key, got {spec!r}")
     if spec["type"] not in CANDIDATE_SETS:
         raise ValueError(f"{where}: unknown candidate set {spec['type']!r}, expected one of {CANDIDATE_SETS}")
+    args = {k: v for k, v in spec.items() if k != "type"}
     if spec["type"] == "Union":
-        sets = spec.get("sets")
+        if set(args) != {"sets"}:
+            raise ValueError(f"{where}: a 'Union' candidate set takes the key 'sets' only, got {sorted(args)}")
+        sets = args["sets"]
         if not isinstance(sets, list) or not sets:
             raise ValueError(f"{where}: a 'Union' candidate set needs a non-empty list 'sets'")
         for s in sets:
             _check_candidates(s, where)
+    else:
+        _check_kwargs(f"{where}, candidates {spec['type']}", _search_class(spec["type"]), args)
+
+
+def _check_predictor(spec: Any, where: str) -> None:
+    if not isinstance(spec, Mapping) or spec.get("type") not in PREDICTORS:
+        raise ValueError(
+            f"{where}: 'predictor' must be a table whose 'type' is one of {sorted(PREDICTORS)}, got {spec!r}"
+        )
+    cls = getattr(importlib.import_module(PREDICTORS[spec["type"]]), spec["type"])
+    args = {k: v for k, v in spec.items() if k != "type"}
+    where = f"{where}, predictor {spec['type']}"
+    _check_kwargs(where, cls, args)
+    try:
+        estimator = cls(**args)
+        if hasattr(estimator, "_parameter_constraints"):  # scikit-learn >= 1.2 checks its own
+            estimator._validate_params()
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{where}: {exc}") from None
+
+
+#: Searcher arguments the study sets itself (an arm may not).
+_FIXED = ("space", "random_state", "universe", "n_jobs")
+#: The space every arm's searcher is built on once, to run its constructor's checks.
+_TRIAL_SPACE = (4, 5, ("a", "b"))
 
 
 @dataclass(frozen=True)
@@ -174,23 +284,34 @@ class Arm:
 
     def __post_init__(self) -> None:
         _check_name("arm", self.name)
+        where = f"arm {self.name!r}"
         if self.searcher not in SEARCHERS:
-            raise ValueError(f"arm {self.name!r}: unknown searcher {self.searcher!r}, expected one of {SEARCHERS}")
-        for reserved in ("space", "random_state", "universe", "n_jobs"):
+            raise ValueError(f"{where}: unknown searcher {self.searcher!r}, expected one of {SEARCHERS}")
+        _table(f"{where}: the parameters", self.params)
+        for reserved in _FIXED:
             if reserved in self.params:
-                raise ValueError(f"arm {self.name!r}: {reserved!r} is set by the experiment, not the config")
+                raise ValueError(f"{where}: {reserved!r} is set by the experiment, not the config")
         for key in ("candidates", "predictor"):
             if key in self.params and self.searcher != "PredictorSearch":
-                raise ValueError(f"arm {self.name!r}: only PredictorSearch takes {key!r}")
+                raise ValueError(f"{where}: only PredictorSearch takes {key!r}")
         if "candidates" in self.params:
-            _check_candidates(self.params["candidates"], f"arm {self.name!r}")
+            _check_candidates(self.params["candidates"], where)
         if "predictor" in self.params:
-            spec = self.params["predictor"]
-            if not isinstance(spec, Mapping) or spec.get("type") not in PREDICTORS:
-                raise ValueError(
-                    f"arm {self.name!r}: 'predictor' must be a table whose 'type' is one of "
-                    f"{sorted(PREDICTORS)}, got {spec!r}"
-                )
+            _check_predictor(self.params["predictor"], where)
+        _check_kwargs(where, _search_class(self.searcher), self.params, fixed=_FIXED, separate=("candidates", "predictor"))
+        self._trial_build()
+
+    def _trial_build(self) -> None:
+        """Builds the searcher once on a tiny space, so that its constructor checks the values
+        (ranges, choices) before any run starts."""
+        from nasfast import SearchSpace
+        from nasfast.experiment.worker import _default_components, build_searcher
+
+        v, e, ops = _TRIAL_SPACE
+        try:
+            build_searcher(self, SearchSpace(v, e, list(ops)), 0, None, _default_components())
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"arm {self.name!r}: {exc}") from None
 
     @classmethod
     def from_dict(cls, table: Mapping[str, Any]) -> "Arm":
@@ -266,9 +387,11 @@ class ExperimentConfig:
     sections: tuple["Section", ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "benchmarks", tuple(self.benchmarks))
+        object.__setattr__(self, "benchmarks", _names("benchmarks", self.benchmarks))
+        object.__setattr__(self, "targets", _names("targets", self.targets))
+        if not isinstance(self.arms, (list, tuple)) or not all(isinstance(s, Arm) for s in self.arms):
+            raise ValueError(f"arms must be a list of Arm objects, got {self.arms!r}")
         object.__setattr__(self, "arms", tuple(self.arms))
-        object.__setattr__(self, "targets", tuple(self.targets))
         if not self.benchmarks:
             raise ValueError("a study needs at least one benchmark")
         for b in self.benchmarks:
@@ -291,10 +414,17 @@ class ExperimentConfig:
             raise ValueError("a study needs at least one target")
         for t in self.targets:
             parse_target(t)
-        if self.headline_target not in self.targets:
+        if len(set(self.targets)) != len(self.targets):
+            raise ValueError(f"targets listed twice: {list(self.targets)}")
+        if not isinstance(self.headline_target, str) or self.headline_target not in self.targets:
             raise ValueError(f"headline_target {self.headline_target!r} is not one of the targets {list(self.targets)}")
-        if not (0.0 < self.confidence < 1.0):
-            raise ValueError(f"confidence must be in (0, 1), got {self.confidence!r}")
+        if self.metric is not None and (not isinstance(self.metric, str) or not self.metric):
+            raise ValueError(f"metric must be the name of a benchmark metric, got {self.metric!r}")
+        if not isinstance(self.stop_at_optimum, bool):
+            raise ValueError(f"stop_at_optimum must be true or false, got {self.stop_at_optimum!r}")
+        c = self.confidence
+        if isinstance(c, bool) or not isinstance(c, (int, float)) or not math.isfinite(c) or not 0.0 < c < 1.0:
+            raise ValueError(f"confidence must be a number in (0, 1), got {c!r}")
         _check_claim_and_sections(self)
 
     # -- construction ----------------------------------------------------------------------------
@@ -327,30 +457,38 @@ class ExperimentConfig:
             unknown arm or an arm of the wrong kind, or an unknown preset. Every preset of the
             file is checked, not only the one applied.
         """
+        _table(source, data)
         _refuse_renamed(data, source)
         preset = _preset_name(quick, preset)
         unknown = sorted(set(data) - {"experiment", "arm", "defaults", "claim", "section", "preset"})
         if unknown:
             raise ValueError(f"{source}: unknown top-level keys {unknown}")
-        exp = dict(data.get("experiment", {}))
+        exp = dict(_table(f"{source}: [experiment]", data.get("experiment", {})))
         allowed = {f.name for f in fields(cls)} - set(_NOT_IN_EXPERIMENT_TABLE)
         bad = sorted(set(exp) - allowed)
         if bad:
             raise ValueError(f"{source}: unknown keys in [experiment]: {bad} (allowed: {sorted(allowed)})")
         if "arm" not in data:
             raise ValueError(f"{source}: no [[arm]] tables")
-        defaults = data.get("defaults", {})
+        tables = data["arm"]
+        if not isinstance(tables, list):
+            raise ValueError(f"{source}: 'arm' must be a list of [[arm]] tables, got {tables!r}")
+        defaults = _table(f"{source}: [defaults]", data.get("defaults", {}))
         bad = sorted(set(defaults) - set(SEARCHERS))
         if bad or not all(isinstance(v, Mapping) for v in defaults.values()):
             raise ValueError(f"{source}: [defaults] must hold one table per searcher in {SEARCHERS}, got {sorted(defaults)}")
         arms = [
             Arm.from_dict({**defaults.get(t.get("searcher"), {}), **t}) if isinstance(t, Mapping) else Arm.from_dict(t)
-            for t in data["arm"]
+            for t in tables
         ]
         if "metric" in exp and exp["metric"] == "":
             exp["metric"] = None
-        config = cls(arms=tuple(arms), claim=_claim_from_toml(data, source), sections=_sections_from_toml(data, source),
-                     **exp)
+        try:
+            config = cls(arms=tuple(arms), claim=_claim_from_toml(data, source), sections=_sections_from_toml(data, source),
+                         **exp)
+        except ValueError as exc:
+            msg = str(exc)
+            raise ValueError(msg if msg.startswith(f"{source}:") else f"{source}: {msg}") from None
         presets = _presets_from_toml(data, source)
         if preset is not None and preset not in presets:
             raise ValueError(f"{source}: no preset {preset!r}; the study defines {sorted(presets)} ([preset.<name>] tables)")
@@ -451,7 +589,7 @@ CLAIM_ROLES = {
 }
 
 
-def _names(value: Any, where: str) -> tuple[str, ...]:
+def _arm_names(value: Any, where: str) -> tuple[str, ...]:
     """A list of arm names from TOML (or a tuple from Python)."""
     if isinstance(value, str) or not isinstance(value, (list, tuple)) or not all(isinstance(n, str) for n in value):
         raise ValueError(f"{where} must be a list of arm names, got {value!r}")
@@ -492,8 +630,8 @@ class Claim:
     def __post_init__(self) -> None:
         if not isinstance(self.full_space, str):
             raise ValueError(f"claim: full_space must be the name of an arm, got {self.full_space!r}")
-        object.__setattr__(self, "random_subsets", _names(self.random_subsets, "claim: random_subsets"))
-        object.__setattr__(self, "smart_subsets", _names(self.smart_subsets, "claim: smart_subsets"))
+        object.__setattr__(self, "random_subsets", _arm_names(self.random_subsets, "claim: random_subsets"))
+        object.__setattr__(self, "smart_subsets", _arm_names(self.smart_subsets, "claim: smart_subsets"))
         roles = self.roles()
         for name in {n for n, _ in roles}:
             where = [role for n, role in roles if n == name]
@@ -615,7 +753,7 @@ class Section:
             raise ValueError(f"{where}: a pair is listed twice: {[list(p) for p in pairs]}")
         object.__setattr__(self, "pairs", tuple(pairs))
         if self.arms:
-            arms = _names(self.arms, f"{where}: arms")
+            arms = _arm_names(self.arms, f"{where}: arms")
             outside = [n for p in pairs for n in p if n not in arms]
             if outside:
                 raise ValueError(f"{where}: the pairs name {sorted(set(outside))}, which are not among its arms {list(arms)}")
@@ -746,7 +884,7 @@ def apply_preset(config: ExperimentConfig, table: Mapping[str, Any], source: str
     values = dict(table)
     keep = values.pop("arms", None)
     if keep is not None:
-        keep = _select(list(config.arms), list(_names(keep, f"{source}: arms")), source)
+        keep = _select(list(config.arms), list(_arm_names(keep, f"{source}: arms")), source)
     if values.get("metric") == "":
         values["metric"] = None
     changes = {k: v for k, v in values.items() if k != "metric"}

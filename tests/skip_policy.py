@@ -1,0 +1,68 @@
+"""pytest plugin: a skip is a failure unless its reason names an optional extra of nasfast.
+
+A skipped test proves nothing, so the suite allows one kind of skip only: a test of an optional
+feature whose dependencies are not installed, and the reason must say which extra installs them,
+as ``pip install 'nasfast[dask]'`` (the extras are those of the installed package's metadata,
+except ``test``, which the suite itself needs). Missing data, a missing part of the package, a
+tool that could not run or a timeout are failures. Skips at collection time (a module-level
+``pytest.skip`` or ``importorskip``) are held to the same rule; expected failures (``xfail``)
+are not skips.
+
+Loaded by ``tests/conftest.py`` and ``benches/conftest.py`` (``pytest_plugins``).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from importlib import metadata
+from typing import Any, Generator, Union
+
+import pytest
+
+_EXTRA = re.compile(r"nasfast\[([A-Za-z0-9_.-]+)\]")
+
+
+@functools.lru_cache(maxsize=None)
+def optional_extras() -> frozenset[str]:
+    """The extras a skip may name: nasfast's ``Provides-Extra`` without ``test``."""
+    extras = metadata.metadata("nasfast").get_all("Provides-Extra") or []
+    return frozenset(e for e in extras if e != "test")
+
+
+def names_optional_extra(reason: str) -> bool:
+    """Whether ``reason`` names an optional extra as ``nasfast[<extra>]``."""
+    return any(extra in optional_extras() for extra in _EXTRA.findall(reason))
+
+
+def _reason(report: Union[pytest.TestReport, pytest.CollectReport]) -> str:
+    longrepr: Any = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2])
+    return str(longrepr)
+
+
+def enforce(report: Union[pytest.TestReport, pytest.CollectReport]) -> None:
+    """Turns ``report`` into a failure if it is a skip whose reason names no optional extra."""
+    if not report.skipped or hasattr(report, "wasxfail"):
+        return
+    reason = _reason(report)
+    if not names_optional_extra(reason):
+        report.outcome = "failed"
+        report.longrepr = (
+            "skipped without naming an optional extra, which counts as a failure (a skip may only "
+            f"say which extra installs what it needs, e.g. pip install 'nasfast[dask]'): {reason}"
+        )
+
+
+# Old-style wrappers (``outcome.get_result()``) work with every pytest the test extra allows.
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    outcome = yield
+    enforce(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, Any, None]:
+    outcome = yield
+    enforce(outcome.get_result())
