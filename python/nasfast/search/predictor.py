@@ -170,25 +170,27 @@ class _Surrogate:
         self._prepared = (X, Xs, inverse)
         return Xs, inverse
 
-    def _packed(self, X: Any) -> Optional["_PoolRows"]:
-        """``X`` if the core forest can score it from packed bits (cached pool rows of 0/1
-        features), else None."""
+    def _packed(self, X: Any) -> Optional[tuple[Forest, npt.NDArray[np.uint64], npt.NDArray[np.int64]]]:
+        """The core forest, the packed bits and the row indices if the core forest can score
+        ``X`` from packed bits (cached pool rows of 0/1 features), else None."""
         if self.core is not None and isinstance(X, _PoolRows) and X.feats.bits is not None:
-            return X
+            return self.core, X.feats.bits, X.index
         return None
 
     def mean(self, X: Any) -> npt.NDArray[np.float64]:
         """Mean prediction for every row (equal to the mean of :meth:`mean_std`)."""
-        P = self._packed(X)
-        if P is not None:
-            return self.core.predict_mean_packed(P.feats.bits, self.columns, P.index, n_jobs=self.n_jobs)
+        packed = self._packed(X)
+        if packed is not None:
+            forest, bits, rows = packed
+            return forest.predict_mean_packed(bits, self.columns, rows, n_jobs=self.n_jobs)
         return self.mean_std(X)[0]
 
     def mean_std(self, X: Any) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """Mean and standard deviation of the prediction for every row."""
-        P = self._packed(X)
-        if P is not None:
-            return self.core.predict_mean_std_packed(P.feats.bits, self.columns, P.index, n_jobs=self.n_jobs)
+        packed = self._packed(X)
+        if packed is not None:
+            forest, bits, rows = packed
+            return forest.predict_mean_std_packed(bits, self.columns, rows, n_jobs=self.n_jobs)
         if isinstance(X, _PoolRows):
             X = X.dense()
         Xr, inverse = self._prepare(X)
@@ -221,9 +223,10 @@ class _Surrogate:
             mu, sd = self.mean_std(X)
             return mu + sd * rng.standard_normal(len(mu))
         m = int(rng.integers(0, self.n_members))
-        P = self._packed(X)
-        if P is not None:
-            return self.core.predict_member_packed(P.feats.bits, m, self.columns, P.index, n_jobs=self.n_jobs)
+        packed = self._packed(X)
+        if packed is not None:
+            forest, bits, rows = packed
+            return forest.predict_member_packed(bits, m, self.columns, rows, n_jobs=self.n_jobs)
         if isinstance(X, _PoolRows):
             X = X.dense()
         Xr, inverse = self._prepare(X)
