@@ -2,19 +2,21 @@
 
 Conventions of ``bench_core.py`` (``record`` fields read by ``report.py``). The search runs with
 ``n_jobs=None`` (all cores, 2 on the reference machine); the baselines are the same loop with
-the usual Python implementation of the hot part:
+the usual, or the previous, implementation of the hot part:
 
-* The predictor of every baseline is scikit-learn's ``RandomForestRegressor`` with the settings
-  of nasfast's default predictor (the usual choice), fitted on the same cells.
-* FullSpace iteration: every one of the 423,624 cells scored from a float32 path-encoding
-  matrix with per-tree predictions (what BANANAS-style code does), instead of nasfast's cached
-  distinct rows scored by the core's forest.
+* FullSpace iteration and run: the previous FullSpace round of nasfast
+  (``baseline_search.PreviousPredictorSearch``: free rows copied out of the feature cache,
+  reduced with ``np.unique``, scored by the core forest from float32 rows), against the core
+  forest scoring the cached rows as packed bits. Both make the same picks (checked). The
+  iteration is timed for every acquisition, with ``FULL_TOLD`` cells told.
 * Neighbourhood iteration: neighbours of the 10 best cells by the pure-Python edit rule, path
-  encodings per cell in Python, then the same model.
+  encodings per cell in Python, then scikit-learn's ``RandomForestRegressor`` with the settings
+  of nasfast's default predictor (the usual choice), fitted on the same cells.
 * Forest fit: the default predictor against scikit-learn's forest with the same settings, on
   the cells of a search.
-* Whole runs: the same loops for 150 evaluations; the baselines are timed on 20 model rounds
-  and scaled to the 140 model rounds of a run.
+* Whole runs: the same loops for ``FULL_BUDGET`` (FullSpace) and ``BUDGET`` (Neighbourhood)
+  evaluations; the baselines are timed on 20 model rounds and scaled to the model rounds of a
+  run.
 
 The oracle is ``nb101-surrogate`` when ``nasfast.benchmarks`` provides it, else a synthetic
 table over the whole NAS-Bench-101 space (a fixed linear function of the path counts), which
@@ -34,14 +36,18 @@ from sklearn.ensemble import RandomForestRegressor
 
 import baselines as ref
 import nb101_data
+from baseline_search import PreviousPredictorSearch
 from nasfast import CellBatch, SearchSpace
 from nasfast.search import FullSpace, Neighbourhood, PredictorSearch, default_predictor
 from nasfast.search import ForestRegressor
-from nasfast.search.predictor import _expected_improvement, _Surrogate
+from nasfast.search.predictor import ACQUISITIONS, _expected_improvement, _pool_features, _Surrogate
 
 SEED = 20190601
 N_INITIAL_TOLD = 100
+#: cells told before the timed FullSpace iteration
+FULL_TOLD = 150
 BUDGET = 150
+FULL_BUDGET = 300
 BASELINE_ROUNDS = 20
 
 
@@ -89,10 +95,12 @@ def oracle(space: SearchSpace) -> Oracle:
     return Oracle(space)
 
 
-def warm_searcher(space: SearchSpace, oracle: Oracle, candidates: Any) -> PredictorSearch:
-    """A searcher that has been told ``N_INITIAL_TOLD`` uniform random cells."""
-    s = PredictorSearch(space, candidates=candidates, n_initial=N_INITIAL_TOLD, random_state=SEED)
-    init = s.ask(N_INITIAL_TOLD)
+def warm_searcher(
+    space: SearchSpace, oracle: Oracle, candidates: Any, told: int = N_INITIAL_TOLD, cls: type = PredictorSearch, **kw: Any
+) -> PredictorSearch:
+    """A searcher that has been told ``told`` uniform random cells."""
+    s = cls(space, candidates=candidates, n_initial=told, random_state=SEED, **kw)
+    init = s.ask(told)
     s.tell(init, oracle(init))
     return s
 
@@ -131,46 +139,66 @@ def naive_scores(model: _Surrogate, X: npt.NDArray[np.float32], best: float) -> 
 # ----------------------------------------------------------------------------- one iteration
 
 
+def pool_scores(model: _Surrogate, rows: npt.NDArray[np.uint8], acquisition: str, best: float, tree: int) -> npt.NDArray[np.float64]:
+    """The acquisition of every row of cached pool features from per-tree predictions on float32
+    rows (``Forest.predict_members``, in chunks), independently of the packed scoring."""
+    est = model.models[0]
+    out = np.empty(len(rows))
+    for a in range(0, len(rows), 32_768):
+        X = np.ascontiguousarray(rows[a : a + 32_768][:, model.columns], dtype=np.float32)
+        per_tree = est.forest_.predict_members(X)
+        mu, sd = per_tree.mean(axis=1), per_tree.std(axis=1)
+        out[a : a + len(X)] = {
+            "greedy": mu, "ucb": mu + 1.0 * sd, "ei": _expected_improvement(mu, sd, best), "thompson": per_tree[:, tree]
+        }[acquisition]
+    return out
+
+
+@pytest.mark.parametrize("acquisition", ACQUISITIONS)
 @pytest.mark.benchmark(group="search-iteration-full")
-def test_iteration_full_space_nasfast(benchmark: Any, space: SearchSpace, oracle: Oracle) -> None:
-    warm_searcher(space, oracle, FullSpace()).ask(1)  # builds the feature cache once
+def test_iteration_full_space_nasfast(benchmark: Any, space: SearchSpace, oracle: Oracle, acquisition: str) -> None:
+    benchmark.group = f"search-iteration-full-{acquisition}"
+    warm_searcher(space, oracle, FullSpace(), FULL_TOLD, acquisition=acquisition).ask(1)  # builds the feature cache once
     picks = benchmark.pedantic(
-        lambda s: s.ask(1), setup=lambda: ((warm_searcher(space, oracle, FullSpace()),), {}), rounds=3, iterations=1
+        lambda s: s.ask(1),
+        setup=lambda: ((warm_searcher(space, oracle, FullSpace(), FULL_TOLD, acquisition=acquisition),), {}),
+        rounds=5, iterations=1,
     )
     record(
-        benchmark, "nasfast", "time", target=2.0, target_op="<=",
-        operation="PredictorSearch iteration, FullSpace (fit on 100, score 423,624 cells)",
+        benchmark, "nasfast", "time", target=0.08, target_op="<=",
+        operation=f"PredictorSearch iteration, FullSpace, {acquisition} (fit on {FULL_TOLD}, score 423,624 cells)",
     )
-    # the pick has the largest expected improvement over every cell not evaluated (naive check)
-    s = warm_searcher(space, oracle, FullSpace())
+    # the pick has the best acquisition over every cell not evaluated (recomputed from the trees'
+    # predictions on the distinct float32 rows of the cache)
+    s = warm_searcher(space, oracle, FullSpace(), FULL_TOLD, acquisition=acquisition)
     state = s._rng.bit_generator.state
     model = s._fit()
+    tree = int(s._rng.integers(0, model.n_members))  # the member a Thompson pick follows
     s._rng.bit_generator.state = state
     pick = s.ask(1)
-    cells = space.enumerate()
-    free = ~np.isin(cells.fingerprints(), s.history_.cells.fingerprints())
-    scores = naive_scores(model, cells.encode("path"), max(s._y_told))
-    ei_pick = naive_scores(model, pick.encode("path"), max(s._y_told))[0]
-    assert ei_pick == pytest.approx(scores[free].max(), rel=1e-9, abs=1e-15)
+    feats = _pool_features(s._pool(), "path", None)
+    taken = np.isin(s._pool().fingerprints, s.history_.cells.fingerprints())
+    free_rows = np.unique(feats.inverse[~taken])
+    scores = pool_scores(model, feats.rows[free_rows], acquisition, max(s._y_told), tree)
+    pick_row = feats.inverse[s._pool().positions(pick.fingerprints())]
+    mine = pool_scores(model, feats.rows[pick_row], acquisition, max(s._y_told), tree)[0]
+    assert mine == pytest.approx(scores.max(), rel=1e-9, abs=1e-15)
     assert len(picks) == 1
 
 
+@pytest.mark.parametrize("acquisition", ACQUISITIONS)
 @pytest.mark.benchmark(group="search-iteration-full")
-def test_iteration_full_space_baseline(benchmark: Any, space: SearchSpace, oracle: Oracle) -> None:
-    cells = space.enumerate()
-    X = cells.encode("path")
+def test_iteration_full_space_baseline(benchmark: Any, space: SearchSpace, oracle: Oracle, acquisition: str) -> None:
+    benchmark.group = f"search-iteration-full-{acquisition}"
 
-    def iteration(s: PredictorSearch) -> int:
-        model = baseline_fit(s)
-        free = ~np.isin(cells.fingerprints(), s.history_.cells.fingerprints())
-        scores = np.where(free, naive_scores(model, X, max(s._y_told)), -np.inf)
-        return int(np.argmax(scores))
+    def setup() -> tuple[tuple[PredictorSearch], dict[str, Any]]:
+        return (warm_searcher(space, oracle, FullSpace(), FULL_TOLD, PreviousPredictorSearch, acquisition=acquisition),), {}
 
-    best = benchmark.pedantic(
-        iteration, setup=lambda: ((warm_searcher(space, oracle, FullSpace()),), {}), rounds=2, iterations=1
-    )
-    record(benchmark, "baseline", "time", detail="scikit-learn forest, float32 matrix, per-tree predict")
-    assert 0 <= best < len(cells)
+    picks = benchmark.pedantic(lambda s: s.ask(1), setup=setup, rounds=3, iterations=1)
+    record(benchmark, "baseline", "time", threads=2, detail="previous path: np.unique of the free rows, float32 scoring")
+    # the same pick as the packed scoring, from the same state
+    ours = warm_searcher(space, oracle, FullSpace(), FULL_TOLD, acquisition=acquisition).ask(1)
+    np.testing.assert_array_equal(picks.fingerprints(), ours.fingerprints())
 
 
 @pytest.mark.benchmark(group="search-iteration-neighbourhood")
@@ -221,17 +249,18 @@ def test_iteration_neighbourhood_baseline(benchmark: Any, space: SearchSpace, or
 # ----------------------------------------------------------------------------- whole runs
 
 
-BASELINE_NOTE = (
-    f"the baseline loops are timed on {BASELINE_ROUNDS} model rounds in the middle of a run (fitted on "
-    f"{(BUDGET - BASELINE_ROUNDS) // 2} to {(BUDGET + BASELINE_ROUNDS) // 2} cells) and scaled to the {BUDGET - 10} "
-    "model rounds of a run"
-)
+def baseline_note(budget: int) -> str:
+    return (
+        f"the baseline loops are timed on {BASELINE_ROUNDS} model rounds in the middle of a {budget}-evaluation run "
+        f"(fitted on {(budget - BASELINE_ROUNDS) // 2} to {(budget + BASELINE_ROUNDS) // 2} cells) and scaled to the "
+        f"{budget - 10} model rounds of a run"
+    )
 
 
-def middle_of_run(space: SearchSpace, oracle: Oracle, candidates: Any) -> PredictorSearch:
+def middle_of_run(space: SearchSpace, oracle: Oracle, candidates: Any, budget: int = BUDGET) -> PredictorSearch:
     """A searcher told the first half of a run's cells (10 random, then its own picks)."""
     s = PredictorSearch(space, candidates=candidates, random_state=SEED)
-    s.run(oracle, (BUDGET - BASELINE_ROUNDS) // 2)
+    s.run(oracle, (budget - BASELINE_ROUNDS) // 2)
     return s
 
 
@@ -255,39 +284,52 @@ def run_split(s: PredictorSearch, oracle: Oracle, budget: int) -> tuple[Predicto
     return s, {k: round(v, 3) for k, v in split.items()}
 
 
+#: histories of the timed FullSpace runs, by budget (the baseline checks its picks against them)
+FULL_RUNS: dict[int, npt.NDArray[np.uint64]] = {}
+
+
+def full_run(space: SearchSpace, oracle: Oracle, budget: int) -> tuple[PredictorSearch, dict[str, float]]:
+    s, split = run_split(PredictorSearch(space, candidates=FullSpace(), random_state=SEED), oracle, budget)
+    FULL_RUNS[budget] = s.history_.cells.fingerprints()
+    return s, split
+
+
 @pytest.mark.benchmark(group="search-run-full")
 def test_run_full_space_nasfast(benchmark: Any, space: SearchSpace, oracle: Oracle) -> None:
     warm_searcher(space, oracle, FullSpace()).ask(1)  # the feature cache, built once per process
-    searcher, split = benchmark.pedantic(
-        lambda: run_split(PredictorSearch(space, candidates=FullSpace(), random_state=SEED), oracle, BUDGET),
-        rounds=1, iterations=1,
-    )
+    searcher, split = benchmark.pedantic(lambda: full_run(space, oracle, FULL_BUDGET), rounds=1, iterations=1)
     record(
-        benchmark, "nasfast", "time", target=60.0, target_op="<=", split=split,
-        operation=f"PredictorSearch run, {BUDGET} evaluations, FullSpace",
+        benchmark, "nasfast", "time", target=30.0, target_op="<=", split=split,
+        operation=f"PredictorSearch run, {FULL_BUDGET} evaluations, FullSpace",
     )
     assert all(v >= 0 for v in split.values())
-    check_run(searcher, oracle, BUDGET)
+    check_run(searcher, oracle, FULL_BUDGET)
 
 
 @pytest.mark.benchmark(group="search-run-full")
 def test_run_full_space_baseline(benchmark: Any, space: SearchSpace, oracle: Oracle) -> None:
-    cells = space.enumerate()
-    X = cells.encode("path")
-    fps = cells.fingerprints()
+    def setup() -> tuple[tuple[PredictorSearch], dict[str, Any]]:
+        s = middle_of_run(space, oracle, FullSpace(), FULL_BUDGET)
+        s.__class__ = PreviousPredictorSearch  # the same state, continued with the previous round
+        return (s,), {}
 
     def loop(s: PredictorSearch) -> PredictorSearch:
         for _ in range(BASELINE_ROUNDS):
-            model = baseline_fit(s)
-            free = ~np.isin(fps, s.history_.cells.fingerprints())
-            scores = np.where(free, naive_scores(model, X, max(s._y_told)), -np.inf)
-            pick = cells[int(np.argmax(scores)) : int(np.argmax(scores)) + 1]
+            pick = s.ask(1)
             s.tell(pick, oracle(pick))
         return s
 
-    s = benchmark.pedantic(loop, setup=lambda: ((middle_of_run(space, oracle, FullSpace()),), {}), rounds=1, iterations=1)
-    record(benchmark, "baseline", "time", scale=(BUDGET - 10) / BASELINE_ROUNDS, detail="extrapolated", note=BASELINE_NOTE)
-    check_run(s, oracle, (BUDGET - BASELINE_ROUNDS) // 2 + BASELINE_ROUNDS)
+    s = benchmark.pedantic(loop, setup=setup, rounds=1, iterations=1)
+    record(
+        benchmark, "baseline", "time", threads=2, scale=(FULL_BUDGET - 10) / BASELINE_ROUNDS,
+        detail="previous path, extrapolated", note=baseline_note(FULL_BUDGET),
+    )
+    n = (FULL_BUDGET - BASELINE_ROUNDS) // 2 + BASELINE_ROUNDS
+    check_run(s, oracle, n)
+    # the previous round picks what the packed scoring picked in the timed run (same seed)
+    if FULL_BUDGET not in FULL_RUNS:
+        full_run(space, oracle, n)
+    np.testing.assert_array_equal(s.history_.cells.fingerprints(), FULL_RUNS[FULL_BUDGET][:n])
 
 
 @pytest.mark.benchmark(group="search-run-neighbourhood")
@@ -330,7 +372,7 @@ def test_run_neighbourhood_baseline(benchmark: Any, space: SearchSpace, oracle: 
         return s
 
     s = benchmark.pedantic(loop, setup=lambda: ((middle_of_run(space, oracle, Neighbourhood()),), {}), rounds=1, iterations=1)
-    record(benchmark, "baseline", "time", scale=(BUDGET - 10) / BASELINE_ROUNDS, detail="extrapolated", note=BASELINE_NOTE)
+    record(benchmark, "baseline", "time", scale=(BUDGET - 10) / BASELINE_ROUNDS, detail="extrapolated", note=baseline_note(BUDGET))
     check_run(s, oracle, (BUDGET - BASELINE_ROUNDS) // 2 + BASELINE_ROUNDS)
 
 

@@ -120,6 +120,26 @@ def md5_note(benchmarks: list[Bench], stat: str) -> Optional[str]:
     return text + "."
 
 
+#: The parts of a search run's time split (``extra_info["split"]`` of the run benchmarks), in order.
+SPLIT_PARTS = ("predict", "fit", "select", "encode", "evaluate", "bookkeeping")
+
+
+def split_note(benchmarks: list[Bench]) -> Optional[str]:
+    """Where the time of each timed search run went (``PredictorSearch.timings_``, the
+    evaluator's time and the rest of the loop), as recorded by the run benchmarks."""
+    parts = []
+    for bench in benchmarks:
+        info = bench.get("extra_info", {})
+        split = info.get("split")
+        if info.get("side") != "nasfast" or not split:
+            continue
+        shares = ", ".join(f"{k} {split[k]:.3g} s" for k in SPLIT_PARTS if k in split)
+        parts.append(f"{info['operation']}: {shares} ({split['total']:.3g} s in all)")
+    if not parts:
+        return None
+    return "Where the time of a search goes (`PredictorSearch.timings_`, one run each): " + "; ".join(parts) + "."
+
+
 def report(path: Path, stat: str = "min") -> str:
     """The Markdown report of a pytest-benchmark JSON file."""
     data = json.loads(path.read_text())
@@ -138,9 +158,9 @@ def report(path: Path, stat: str = "min") -> str:
     ]
     if notes:
         lines += ["", *(f"[{i}] {note}." for i, note in enumerate(notes, start=1))]
-    note = md5_note(benchmarks, stat)
-    if note:
-        lines += ["", note]
+    for note in (md5_note(benchmarks, stat), split_note(benchmarks)):
+        if note:
+            lines += ["", note]
     return "\n".join(lines)
 
 

@@ -183,3 +183,119 @@ def test_passes_scikit_learns_estimator_checks() -> None:
     failed = [(r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"]
     assert len(results) > 30
     assert failed == []
+
+
+# ---------------------------------------------------------------------------------- packed rows
+
+
+def sparse_rows(n: int, d: int, seed: int) -> np.ndarray:
+    """0/1 rows with about 5% ones, a third of them repeated (rows equal on every feature)."""
+    rng = np.random.default_rng(seed)
+    X = (rng.random((n, d)) < 0.05).astype(np.uint8)
+    X[rng.integers(0, n, n // 3)] = X[rng.integers(0, n, n // 3)]
+    return X
+
+
+@pytest.mark.parametrize("grown", ["default", "full"])
+def test_packed_scoring_equals_the_float_path(grown: str) -> None:
+    """Packed rows scored by a forest fitted on a column subset (in shuffled order) give exactly
+    what the float path gives on the same rows as float32: mean, spread, mean alone and single
+    trees, for a selection with repeats and for every thread count."""
+    X = sparse_rows(6000, 150, 0)
+    rng = np.random.default_rng(1)
+    columns = rng.permutation(150)[:100]
+    train = rng.choice(len(X), 400, replace=False)
+    Xt = np.ascontiguousarray(X[train][:, columns], dtype=np.float32)
+    y = Xt[:, :6].sum(axis=1) + rng.normal(size=len(train))
+    if grown == "default":
+        forest = Forest.fit(Xt, y, n_estimators=40, min_samples_leaf=2, max_features=50, random_state=2)
+    else:  # leaves of one sample: trees of more than 64 leaves (several mask words each)
+        forest = Forest.fit(Xt, y, n_estimators=10, bootstrap=False, random_state=2)
+        tree_start, feature = forest.arrays[:2]
+        assert max(np.add.reduceat((feature < 0).astype(int), tree_start[:-1])) > 128
+    bits = Forest.pack_rows(X)
+    rows = rng.integers(0, len(X), 5000)
+    dense = np.ascontiguousarray(X[rows][:, columns], dtype=np.float32)
+    mean, std = forest.predict_mean_std(dense, n_jobs=1)
+    for n_jobs in (1, 2):
+        got_mean, got_std = forest.predict_mean_std_packed(bits, columns, rows, n_jobs=n_jobs)
+        np.testing.assert_array_equal(got_mean, mean)
+        np.testing.assert_array_equal(got_std, std)
+        np.testing.assert_array_equal(forest.predict_mean_packed(bits, columns, rows, n_jobs=n_jobs), mean)
+        for tree in (0, forest.n_estimators - 1):
+            np.testing.assert_array_equal(
+                forest.predict_member_packed(bits, tree, columns, rows, n_jobs=n_jobs), forest.predict_member(dense, tree)
+            )
+    # no column map and no selection: the forest's features are the first columns, all rows
+    head = Forest.fit(np.ascontiguousarray(X[train, :70], dtype=np.float32), y, n_estimators=5, random_state=0)
+    np.testing.assert_array_equal(
+        head.predict_mean_std_packed(bits)[0], head.predict_mean_std(np.ascontiguousarray(X[:, :70], dtype=np.float32))[0]
+    )
+
+
+def test_packed_scoring_follows_any_threshold() -> None:
+    """Thresholds that send 0 and 1 both left, both right or apart route packed bits as the
+    float path routes 0.0 and 1.0."""
+    X = sparse_rows(3000, 40, 3)
+    Xf = X.astype(np.float32)
+    y = Xf[:300, :4].sum(axis=1).astype(np.float64)
+    fitted = Forest.fit(Xf[:300], y, n_estimators=8, max_features=20, bootstrap=False, random_state=1)
+    tree_start, feature, threshold, left, right, value = fitted.arrays
+    rng = np.random.default_rng(4)
+    threshold = np.where(feature >= 0, rng.choice([-0.5, 0.0, 0.5, 0.99, 1.0, 1.5], len(feature)), threshold)
+    forest = Forest.from_arrays(40, *(a.tolist() for a in (tree_start, feature, threshold, left, right, value)))
+    bits = Forest.pack_rows(X)
+    mean, std = forest.predict_mean_std(Xf)
+    got_mean, got_std = forest.predict_mean_std_packed(bits)
+    np.testing.assert_array_equal(got_mean, mean)
+    np.testing.assert_array_equal(got_std, std)
+    for tree in range(8):
+        np.testing.assert_array_equal(forest.predict_member_packed(bits, tree), forest.predict_member(Xf, tree))
+
+
+def test_pack_rows_layout_and_errors() -> None:
+    X = sparse_rows(50, 130, 5)
+    bits = Forest.pack_rows(X)
+    assert bits.dtype == np.uint64 and bits.shape == (50, 3)
+    # bit c % 64 of word c // 64 (numpy's little-endian bit order, bytes of little-endian words)
+    padded = np.zeros((50, 192), np.uint8)
+    padded[:, :130] = X
+    expected = np.packbits(padded, axis=1, bitorder="little").view("<u8")
+    np.testing.assert_array_equal(bits, expected)
+    np.testing.assert_array_equal(Forest.pack_rows(np.asfortranarray(X)), bits)
+    X[7, 99] = 2
+    with pytest.raises(ValueError, match=r"X\[7, 99\] = 2"):
+        Forest.pack_rows(X)
+    with pytest.raises(TypeError, match="uint8"):
+        Forest.pack_rows(X.astype(np.float32))
+    with pytest.raises(ValueError, match="0 features"):
+        Forest.pack_rows(np.zeros((3, 0), np.uint8))
+
+
+def test_packed_scoring_refuses_bad_arguments() -> None:
+    X = sparse_rows(100, 20, 6)
+    forest = Forest.fit(X.astype(np.float32), X[:, 0].astype(np.float64), n_estimators=3, random_state=0)
+    bits = Forest.pack_rows(X)
+    with pytest.raises(ValueError, match="X has 19 features, but the forest was fitted on 20"):
+        forest.predict_mean_std_packed(bits, np.arange(19))
+    with pytest.raises(ValueError, match="feature 19 is mapped to column 64"):
+        forest.predict_mean_packed(bits, np.r_[np.arange(19), 64])
+    with pytest.raises(ValueError, match=r"rows\[1\] = 100 is out of range for 100"):
+        forest.predict_mean_packed(bits, rows=np.array([3, 100]))
+    with pytest.raises(ValueError, match=r"rows\[0\] = -1 is negative"):
+        forest.predict_member_packed(bits, 0, rows=np.array([-1]))
+    with pytest.raises(ValueError, match=r"columns\[2\] = -4 is negative"):
+        forest.predict_mean_std_packed(bits, np.r_[0, 1, -4, np.arange(3, 20)])
+    with pytest.raises(TypeError, match="rows must be a 1-d array of integers"):
+        forest.predict_mean_packed(bits, rows=np.array([0.5]))
+    with pytest.raises(IndexError, match="tree 3 is out of range"):
+        forest.predict_member_packed(bits, 3)
+    with pytest.raises(TypeError, match="bits must be a 2-d uint64"):
+        forest.predict_mean_packed(bits.astype(np.int64))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        forest.predict_mean_packed(np.asfortranarray(np.repeat(bits, 2, axis=1)), np.arange(20))
+    assert forest.predict_mean_packed(bits, rows=np.zeros(0, np.int64)).shape == (0,)
+    # a forest wider than the rows needs a column map
+    wide = Forest.fit(np.zeros((2, 70), np.float32), np.array([0.0, 1.0]), n_estimators=1)
+    with pytest.raises(ValueError, match="mapped to column 64"):
+        wide.predict_mean_packed(bits)

@@ -575,3 +575,115 @@ def test_full_space_picks_the_best_acquisition(space5: SearchSpace, table: Table
     pick_x = ref.path_encoding(ref.batch_cells(pick)[0], 5, 2).astype(np.float32)[None, model.columns]
     # equal up to the order in which the trees' predictions are summed (batch vs single row)
     assert forest.predict(pick_x)[0] == pytest.approx(best, rel=1e-12, abs=1e-15)
+
+
+def _search_history(space: SearchSpace, evaluate: Any, budget: int, packed: bool, monkeypatch: pytest.MonkeyPatch, **kw: Any) -> History:
+    """A search with the core forest's packed scoring of FullSpace candidates, or (``packed``
+    False) with the float32 scorer it replaced."""
+    from nasfast.search.predictor import _Surrogate
+
+    with monkeypatch.context() as m:
+        if not packed:
+            m.setattr(_Surrogate, "_packed", lambda self, X: None)
+        s = PredictorSearch(space, **kw)
+        s.run(evaluate, budget)
+    return s.history_
+
+
+@pytest.mark.parametrize("acquisition", ["greedy", "ucb", "ei", "thompson"])
+@pytest.mark.parametrize("encoding", ["path", "adjacency", "path-count"])
+def test_packed_scoring_keeps_the_history(acquisition: str, encoding: str, space5: SearchSpace, table: Table, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same seed, same history, whether FullSpace candidates are scored from packed bits or
+    from float32 rows (``"path-count"`` is not 0/1, so both runs take the float path); a batch
+    of 3 exercises ``min_distance`` against pending cells and several Thompson draws."""
+    kw = dict(acquisition=acquisition, encoding=encoding, n_initial=5, batch_size=3, random_state=8)
+    fast, slow = (_search_history(space5, BenchmarkEvaluator(table), 36, p, monkeypatch, **kw) for p in (True, False))
+    np.testing.assert_array_equal(fast.cells.fingerprints(), slow.cells.fingerprints())
+    np.testing.assert_array_equal(fast.candidate_set_size, slow.candidate_set_size)
+
+
+def test_pool_scoring_takes_the_packed_path_only_for_0_1_features(space5: SearchSpace) -> None:
+    """The cached features of a universe are packed for 0/1 encodings, not for path counts; the
+    surrogate's scores of pool rows equal the core forest on those rows as float32 either way."""
+    from nasfast.search._base import Universe
+    from nasfast.search.predictor import _pool_features, _PoolRows, _Surrogate
+
+    universe = Universe(space5.enumerate())
+    rng = np.random.default_rng(0)
+    for encoding in ("path", "path-count"):
+        feats = _pool_features(universe, encoding, None)
+        assert (feats.bits is None) == (encoding == "path-count")
+        assert (feats.rows.max() > 1) == (encoding == "path-count")
+        train = rng.choice(len(feats.rows), 40, replace=False)
+        model = _Surrogate(default_predictor(), None, seed=1, n_jobs=None)
+        model.fit(feats.rows[train].astype(np.float32), feats.rows[train, :5].sum(axis=1) + rng.random(40))
+        index = np.flatnonzero(rng.random(len(feats.rows)) < 0.7)
+        dense = np.ascontiguousarray(feats.rows[index][:, model.columns], dtype=np.float32)
+        mean, std = model.core.predict_mean_std(dense)
+        got = model.mean_std(_PoolRows(feats, index))
+        np.testing.assert_array_equal(got[0], mean)
+        np.testing.assert_array_equal(got[1], std)
+        np.testing.assert_array_equal(model.mean(_PoolRows(feats, index)), mean)
+        draw = model.draw(_PoolRows(feats, index), np.random.default_rng(2))
+        assert any(np.array_equal(draw, model.core.predict_member(dense, t)) for t in range(model.n_members))
+
+
+@pytest.mark.slow
+def test_packed_scoring_keeps_the_history_on_the_whole_nb101_space(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same on all 423,624 NAS-Bench-101 cells with the default predictor (the case the
+    packed scoring is for), every acquisition, a batch of 2."""
+    bench = _load("nb101-surrogate")
+    for acquisition in ("greedy", "ucb", "ei", "thompson"):
+        kw = dict(acquisition=acquisition, n_initial=10, batch_size=2, random_state=3)
+        fast, slow = (_search_history(bench.space, bench.query, 18, p, monkeypatch, **kw) for p in (True, False))
+        np.testing.assert_array_equal(fast.cells.fingerprints(), slow.cells.fingerprints())
+
+
+def _previous_ranking(score: npt.NDArray[np.float64], X: npt.NDArray[np.float32], n: int, avoid: npt.NDArray[np.float32], min_distance: float) -> list[int]:
+    """The batch rule by full ranking (argpartition of every score), as the search did it
+    before taking a unique best score directly."""
+    picked: list[int] = []
+    ref = avoid.reshape(-1, X.shape[1])
+    window = max(1000, 2 * n)
+    for _ in range(min(n, len(X))):
+        s = score.copy()
+        s[picked] = -np.inf
+        top = np.argpartition(-s, window)[:window] if len(s) > window else np.arange(len(s))
+        order = [r for r in top[np.argsort(-s[top], kind="stable")].tolist() if np.isfinite(s[r])]
+        if not order:
+            break
+        choice = order[0]
+        for r in order:
+            if len(ref) == 0 or np.abs(ref - X[r]).sum(axis=1).min() >= min_distance:
+                choice = r
+                break
+        picked.append(choice)
+        ref = np.vstack([ref, X[choice : choice + 1]])
+    return picked
+
+
+def test_batch_rule_takes_a_unique_best_directly_and_ranks_ties_as_before(space5: SearchSpace) -> None:
+    class Scores:
+        def __init__(self, score: npt.NDArray[np.float64]) -> None:
+            self.score = score
+
+        def mean(self, X: Any) -> npt.NDArray[np.float64]:
+            return self.score
+
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 2, (5000, 6)).astype(np.float32)  # many rows with equal features
+    cases = {
+        "distinct": rng.random(5000),
+        "tied best": np.round(rng.random(5000), 2),  # about 50 rows share each value
+        "infinite": np.where(rng.random(5000) < 0.01, np.inf, rng.random(5000)),
+        "one infinite": np.where(np.arange(5000) == 17, np.inf, rng.random(5000)),
+        "nan": np.where(rng.random(5000) < 0.01, np.nan, rng.random(5000)),
+        "few finite": np.where(np.arange(5000) < 3, 1.0, -np.inf),
+    }
+    for name, score in cases.items():
+        for n, avoid in [(1, X[:0]), (4, X[:0]), (4, X[np.argsort(-np.nan_to_num(score, nan=-9, posinf=-9))[:2]])]:
+            for min_distance in (0.0, 1.0, 3.0):
+                s = PredictorSearch(space5, acquisition="greedy", min_distance=min_distance, random_state=0)
+                s._reset()
+                got = s._select(Scores(score), X, n, 0.0, avoid)  # type: ignore[arg-type]
+                assert got == _previous_ranking(score, X, n, avoid, min_distance), (name, n, len(avoid), min_distance)

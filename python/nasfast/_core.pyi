@@ -250,5 +250,39 @@ class Forest:
         """The prediction of tree ``tree`` for every row."""
     def predict_members(self, x: npt.NDArray[np.float32], n_jobs: Optional[int] = None) -> npt.NDArray[np.float64]:
         """The prediction of every tree for every row, shape (rows, n_estimators)."""
+    @staticmethod
+    def pack_rows(x: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
+        """Packs rows of 0/1 values (uint8, shape (n, d)) 64 to a word: uint64 of shape
+        (n, ceil(d / 64)), feature ``c`` of row ``i`` at bit ``c % 64`` of word ``[i, c // 64]``.
+        A value above 1 raises ``ValueError`` naming it."""
+    def predict_mean_std_packed(
+        self,
+        bits: npt.NDArray[np.uint64],
+        columns: Optional[npt.ArrayLike] = None,
+        rows: Optional[npt.ArrayLike] = None,
+        n_jobs: Optional[int] = None,
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """:meth:`predict_mean_std` of packed 0/1 rows (:meth:`pack_rows`): feature ``f`` of the
+        forest is column ``columns[f]`` of ``bits`` (default: column ``f``); ``rows`` selects the
+        rows to score (default: all). Equal bit for bit to ``predict_mean_std`` on the same rows
+        as float32; each distinct row over the features the trees use is scored once."""
+    def predict_mean_packed(
+        self,
+        bits: npt.NDArray[np.uint64],
+        columns: Optional[npt.ArrayLike] = None,
+        rows: Optional[npt.ArrayLike] = None,
+        n_jobs: Optional[int] = None,
+    ) -> npt.NDArray[np.float64]:
+        """The mean of :meth:`predict_mean_std_packed` alone (the spread is not computed)."""
+    def predict_member_packed(
+        self,
+        bits: npt.NDArray[np.uint64],
+        tree: int,
+        columns: Optional[npt.ArrayLike] = None,
+        rows: Optional[npt.ArrayLike] = None,
+        n_jobs: Optional[int] = None,
+    ) -> npt.NDArray[np.float64]:
+        """:meth:`predict_member` of packed 0/1 rows (``columns`` and ``rows`` as in
+        :meth:`predict_mean_std_packed`)."""
     def __eq__(self, other: object, /) -> bool: ...
     def __reduce__(self) -> tuple[object, ...]: ...

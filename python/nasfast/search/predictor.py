@@ -16,7 +16,7 @@ from scipy.special import ndtr
 from sklearn.base import clone
 from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
 
-from .._core import CellBatch, SearchSpace
+from .._core import CellBatch, Forest, SearchSpace
 from ._base import RandomState, Searcher, Universe
 from .candidates import CandidateStrategy, FullSpace, strategy_from_config
 from ..predictors.forest import ForestRegressor
@@ -170,8 +170,29 @@ class _Surrogate:
         self._prepared = (X, Xs, inverse)
         return Xs, inverse
 
-    def mean_std(self, X: npt.NDArray[Any]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    def _packed(self, X: Any) -> Optional[tuple[Forest, npt.NDArray[np.uint64], npt.NDArray[np.int64]]]:
+        """The core forest, the packed bits and the row indices if the core forest can score
+        ``X`` from packed bits (cached pool rows of 0/1 features), else None."""
+        if self.core is not None and isinstance(X, _PoolRows) and X.feats.bits is not None:
+            return self.core, X.feats.bits, X.index
+        return None
+
+    def mean(self, X: Any) -> npt.NDArray[np.float64]:
+        """Mean prediction for every row (equal to the mean of :meth:`mean_std`)."""
+        packed = self._packed(X)
+        if packed is not None:
+            forest, bits, rows = packed
+            return forest.predict_mean_packed(bits, self.columns, rows, n_jobs=self.n_jobs)
+        return self.mean_std(X)[0]
+
+    def mean_std(self, X: Any) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """Mean and standard deviation of the prediction for every row."""
+        packed = self._packed(X)
+        if packed is not None:
+            forest, bits, rows = packed
+            return forest.predict_mean_std_packed(bits, self.columns, rows, n_jobs=self.n_jobs)
+        if isinstance(X, _PoolRows):
+            X = X.dense()
         Xr, inverse = self._prepare(X)
         mu, sd = self._mean_std(Xr)
         return (mu, sd) if inverse is None else (mu[inverse], sd[inverse])
@@ -202,6 +223,12 @@ class _Surrogate:
             mu, sd = self.mean_std(X)
             return mu + sd * rng.standard_normal(len(mu))
         m = int(rng.integers(0, self.n_members))
+        packed = self._packed(X)
+        if packed is not None:
+            forest, bits, rows = packed
+            return forest.predict_member_packed(bits, m, self.columns, rows, n_jobs=self.n_jobs)
+        if isinstance(X, _PoolRows):
+            X = X.dense()
         Xr, inverse = self._prepare(X)
         out = np.empty(len(Xr))
         for a in range(0, len(Xr), _CHUNK):
@@ -237,10 +264,41 @@ class _PoolFeatures:
         # cells grouped by row, in pool order inside each group
         self.order = np.argsort(self.inverse, kind="stable")
         self.starts = np.searchsorted(self.inverse[self.order], np.arange(len(first) + 1))
+        self.sizes = np.diff(self.starts)
+        #: the rows packed as bits when every feature is 0 or 1 (``Forest.pack_rows``), for the
+        #: core forest's fast scoring; None for counts (``"path-count"``)
+        self.bits = Forest.pack_rows(self.rows) if self.rows.size and self.rows.max() <= 1 else None
 
     @property
     def nbytes(self) -> int:
-        return int(self.rows.nbytes + self.inverse.nbytes + self.order.nbytes + self.starts.nbytes)
+        bits = 0 if self.bits is None else self.bits.nbytes
+        return int(self.rows.nbytes + self.inverse.nbytes + self.order.nbytes + self.starts.nbytes + self.sizes.nbytes + bits)
+
+
+class _PoolRows:
+    """Rows ``index`` of the cached features of a universe, read in place: the FullSpace
+    candidates of one round (``X[r]`` is row ``index[r]``)."""
+
+    def __init__(self, feats: _PoolFeatures, index: npt.NDArray[np.int64]) -> None:
+        self.feats = feats
+        self.index = index
+        self._dense: Optional[npt.NDArray[np.uint8]] = None
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self.index), self.feats.rows.shape[1])
+
+    def __getitem__(self, key: Any) -> npt.NDArray[np.uint8]:
+        return self.feats.rows[self.index[key]]
+
+    def dense(self) -> npt.NDArray[np.uint8]:
+        """The rows as one array (copied once)."""
+        if self._dense is None:
+            self._dense = self.feats.rows[self.index]
+        return self._dense
 
 
 _POOL_FEATURES: dict[tuple[str, str], _PoolFeatures] = {}
@@ -321,8 +379,13 @@ class PredictorSearch(Searcher):
     -----
     ``FullSpace`` candidates are encoded once per universe and encoding and cached as uint8
     (NAS-Bench-101 path encoding: 423,624 cells have 170,820 distinct rows, 62 MB instead of
-    617 MB in float32); cells with equal features are scored once. Other candidate sets are
-    encoded in the core at every round.
+    617 MB in float32); cells with equal features are scored once. When every feature is 0 or 1
+    (all encodings but ``"path-count"``) the cache also holds the rows packed as bits, and the
+    core forest (the default predictor, :class:`ForestRegressor`) scores them in place
+    (``Forest.predict_mean_std_packed``; the mean alone for ``"greedy"``, one tree per
+    ``"thompson"`` pick), with the same results as scoring the float32 rows. Other predictors,
+    and path counts, are scored from float32 rows. Other candidate sets are encoded in the core
+    at every round.
 
     Examples
     --------
@@ -485,21 +548,22 @@ class PredictorSearch(Searcher):
             pool = self._pool()
             assert pool is not None
             feats = _pool_features(pool, self.encoding, self.n_jobs)
-            free = ~self._pool_taken_mask()
-            row_free = np.bincount(feats.inverse[free], minlength=len(feats.rows)) > 0
-            rows_idx = np.flatnonzero(row_free)
+            taken = self._pool_taken_mask()
+            # a row is free while some cell of it is not taken (the taken cells are few)
+            taken_pos = np.flatnonzero(taken)
+            n_taken = np.bincount(feats.inverse[taken_pos], minlength=len(feats.rows))
+            rows_idx = np.flatnonzero(n_taken < feats.sizes)
             self.timings_["encode"] += time.perf_counter() - t
             if len(rows_idx) == 0:
                 return self._random_new(n), 0
-            X = feats.rows[rows_idx]
-            picks = self._select(model, X, n, best, avoid)
+            picks = self._select(model, _PoolRows(feats, rows_idx), n, best, avoid)
             t = time.perf_counter()
             chosen = []
             for r in rows_idx[picks].tolist():
                 group = feats.order[feats.starts[r] : feats.starts[r + 1]]
-                chosen.append(int(group[free[group]][0]))
+                chosen.append(int(group[~taken[group]][0]))
             self.timings_["select"] += time.perf_counter() - t
-            return pool.cells[np.asarray(chosen, dtype=np.int64)], int(free.sum())
+            return pool.cells[np.asarray(chosen, dtype=np.int64)], len(pool) - len(taken_pos)
         raw = self.candidates.candidates(self)
         cand, _ = self._new_only(raw)
         if len(cand) == 0:
@@ -514,16 +578,15 @@ class PredictorSearch(Searcher):
             cells = CellBatch.concat([cells, self._random_new(n - len(cells))])
         return cells, len(cand)
 
-    def _select(
-        self, model: _Surrogate, X: npt.NDArray[Any], n: int, best: float, avoid: npt.NDArray[np.float32]
-    ) -> list[int]:
-        """Rows of ``X`` to pick (see ``min_distance``)."""
+    def _select(self, model: _Surrogate, X: Any, n: int, best: float, avoid: npt.NDArray[np.float32]) -> list[int]:
+        """Rows of ``X`` (an array, or the pool rows of FullSpace candidates) to pick (see
+        ``min_distance``)."""
         t = time.perf_counter()
-        if self.acquisition != "thompson":
+        if self.acquisition == "greedy":
+            score = model.mean(X)
+        elif self.acquisition != "thompson":
             mu, sd = model.mean_std(X)
-            if self.acquisition == "greedy":
-                score = mu
-            elif self.acquisition == "ucb":
+            if self.acquisition == "ucb":
                 score = mu + self.kappa * sd
             else:
                 score = _expected_improvement(mu, sd, best)
@@ -540,8 +603,21 @@ class PredictorSearch(Searcher):
                 t_pred += time.perf_counter() - t0
             s = np.asarray(score, dtype=np.float64).copy()
             s[picked] = -np.inf
+            # a unique finite best score comes first in the ranking below whatever the order of
+            # ties, so it needs no partition of all the scores
+            best_row = int(np.argmax(s)) if len(s) else 0
+            if (
+                len(s)
+                and np.isfinite(s[best_row])
+                and np.count_nonzero(s == s[best_row]) == 1
+                and (self.min_distance <= 0 or _l1_min(ref, X[best_row]) >= self.min_distance)
+            ):
+                picked.append(best_row)
+                ref = np.vstack([ref, np.asarray(X[best_row : best_row + 1], dtype=np.float32)])
+                continue
             top = np.argpartition(-s, window)[:window] if len(s) > window else np.arange(len(s))
-            order = [r for r in top[np.argsort(-s[top], kind="stable")].tolist() if np.isfinite(s[r])]
+            ranked = top[np.argsort(-s[top], kind="stable")]
+            order = ranked[np.isfinite(s[ranked])].tolist()
             if not order:
                 break
             choice = order[0]

@@ -18,6 +18,10 @@
 //! Tree `t` draws from its own generator seeded with `item_seed(seed, t)`, so a forest does not
 //! depend on the number of threads.
 
+mod packed;
+
+pub use packed::{pack_rows, PackedRows};
+
 use crate::par::{fill_rows, with_jobs};
 use crate::rng::{item_seed, Rng};
 use rayon::prelude::*;
@@ -44,6 +48,12 @@ pub enum ForestError {
     TreeOutOfRange { tree: i64, n_estimators: usize },
     #[error("not a valid forest: {0}")]
     BadStructure(String),
+    #[error("X[{row}, {col}] = {value}: packed rows hold only 0 and 1")]
+    NotBinary { row: usize, col: usize, value: u8 },
+    #[error("feature {feature} is mapped to column {column}, but the packed rows have {n_columns} columns")]
+    ColumnOutOfRange { feature: usize, column: usize, n_columns: usize },
+    #[error("rows[{position}] = {row} is out of range for {n_rows} packed rows")]
+    RowOutOfRange { position: usize, row: usize, n_rows: usize },
 }
 
 /// How a forest is grown.

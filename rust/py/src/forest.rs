@@ -2,7 +2,7 @@
 //! estimator around it, `nasfast.search.ForestRegressor`, lives in Python.
 
 use crate::convert::{jobs, seed_from};
-use nasfast_core::forest::{Forest, ForestError, ForestParams, Nodes};
+use nasfast_core::forest::{pack_rows, Forest, ForestError, ForestParams, Nodes, PackedRows};
 use numpy::ndarray::Array2;
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyIndexError, PyTypeError, PyValueError};
@@ -38,6 +38,52 @@ fn extract_x<'py>(x: &Bound<'py, PyAny>) -> PyResult<PyReadonlyArray2<'py, f32>>
             what.unwrap_or_else(|_| x.get_type().name().map(|n| n.to_string()).unwrap_or_default())
         ))
     })
+}
+
+/// A 2-d array of dtype `T`, or a `TypeError` naming what was passed.
+fn extract_2d<'py, T: numpy::Element>(x: &Bound<'py, PyAny>, name: &str, dtype: &str) -> PyResult<PyReadonlyArray2<'py, T>> {
+    x.extract().map_err(|_| {
+        let what = x.getattr("dtype").map(|d| format!("an array of dtype {d} and {} dimensions", x.getattr("ndim").map(|n| n.to_string()).unwrap_or_default()));
+        PyTypeError::new_err(format!(
+            "{name} must be a 2-d {dtype} numpy array, got {}",
+            what.unwrap_or_else(|_| x.get_type().name().map(|n| n.to_string()).unwrap_or_default())
+        ))
+    })
+}
+
+/// The words of packed rows (`Forest.pack_rows`): a C-contiguous uint64 array (n, words per row).
+fn packed<'a>(bits: &'a PyReadonlyArray2<'_, u64>) -> PyResult<PackedRows<'a>> {
+    let err = || PyValueError::new_err("bits must be a C-contiguous uint64 array of packed rows (Forest.pack_rows)");
+    if !bits.is_c_contiguous() {
+        return Err(err());
+    }
+    let words = bits.as_slice().map_err(|_| err())?;
+    PackedRows::new(words, bits.shape()[1]).map_err(forest_err)
+}
+
+/// A 1-d array of non-negative integers (`columns`, `rows`) as indices.
+fn indices(obj: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Option<Vec<usize>>> {
+    let Some(obj) = obj.filter(|o| !o.is_none()) else { return Ok(None) };
+    let arr = obj.py().import("numpy")?.call_method1("asarray", (obj,))?;
+    let kind: String = arr.getattr("dtype")?.getattr("kind")?.extract()?;
+    let ndim: usize = arr.getattr("ndim")?.extract()?;
+    let size: usize = arr.getattr("size")?.extract()?;
+    if ndim != 1 || !(kind == "i" || kind == "u" || size == 0) {
+        return Err(PyTypeError::new_err(format!(
+            "{name} must be a 1-d array of integers, got an array of dtype {} and {ndim} dimensions",
+            arr.getattr("dtype")?
+        )));
+    }
+    let arr: PyReadonlyArray1<'_, i64> = arr.call_method1("astype", ("int64",))?.extract()?;
+    let values = arr.as_array();
+    let mut out = Vec::with_capacity(values.len());
+    for (k, &v) in values.iter().enumerate() {
+        if v < 0 {
+            return Err(PyValueError::new_err(format!("{name}[{k}] = {v} is negative")));
+        }
+        out.push(v as usize);
+    }
+    Ok(Some(out))
 }
 
 fn usize_param(name: &str, v: i64, min: i64) -> PyResult<usize> {
@@ -189,6 +235,89 @@ impl PyForest {
         let n_jobs = jobs(n_jobs)?;
         let out = py.detach(|| self.forest.predict_members(values, d, n_jobs)).map_err(forest_err)?;
         Ok(Array2::from_shape_vec((rows, self.forest.n_estimators()), out).expect("shape").into_pyarray(py))
+    }
+
+    /// Packs rows of 0/1 values (uint8, shape (n, d)) 64 to a word: uint64 of shape
+    /// (n, ceil(d / 64)), feature ``c`` of row ``i`` at bit ``c % 64`` of word ``[i, c // 64]``.
+    #[staticmethod]
+    fn pack_rows<'py>(py: Python<'py>, x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray2<u64>>> {
+        let x = extract_2d::<u8>(x, "X", "uint8")?;
+        let (n, d) = (x.shape()[0], x.shape()[1]);
+        let copy: Vec<u8>;
+        let values = match x.as_slice() {
+            Ok(v) if x.is_c_contiguous() => v,
+            _ => {
+                copy = x.as_array().iter().copied().collect();
+                &copy
+            }
+        };
+        let (words, w) = py.detach(|| pack_rows(values, d)).map_err(forest_err)?;
+        Ok(Array2::from_shape_vec((n, w), words).expect("shape").into_pyarray(py))
+    }
+
+    /// :meth:`predict_mean_std` of packed 0/1 rows (:meth:`pack_rows`): feature ``f`` of the
+    /// forest is column ``columns[f]`` of ``bits`` (default: column ``f``); ``rows`` selects the
+    /// rows to score (default: all). Equal bit for bit to ``predict_mean_std`` on the same rows
+    /// as float32; each distinct row over the features the trees use is scored once.
+    #[pyo3(signature = (bits, columns=None, rows=None, n_jobs=None))]
+    fn predict_mean_std_packed<'py>(
+        &self,
+        py: Python<'py>,
+        bits: &Bound<'py, PyAny>,
+        columns: Option<&Bound<'py, PyAny>>,
+        rows: Option<&Bound<'py, PyAny>>,
+        n_jobs: Option<i64>,
+    ) -> PyResult<MeanStd<'py>> {
+        let bits = extract_2d::<u64>(bits, "bits", "uint64")?;
+        let packed_rows = packed(&bits)?;
+        let (columns, rows) = (indices(columns, "columns")?, indices(rows, "rows")?);
+        let n_jobs = jobs(n_jobs)?;
+        let (mean, std) = py
+            .detach(|| self.forest.predict_mean_std_packed(packed_rows, columns.as_deref(), rows.as_deref(), n_jobs))
+            .map_err(forest_err)?;
+        Ok((mean.into_pyarray(py), std.into_pyarray(py)))
+    }
+
+    /// The mean of :meth:`predict_mean_std_packed` alone (the spread is not computed).
+    #[pyo3(signature = (bits, columns=None, rows=None, n_jobs=None))]
+    fn predict_mean_packed<'py>(
+        &self,
+        py: Python<'py>,
+        bits: &Bound<'py, PyAny>,
+        columns: Option<&Bound<'py, PyAny>>,
+        rows: Option<&Bound<'py, PyAny>>,
+        n_jobs: Option<i64>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let bits = extract_2d::<u64>(bits, "bits", "uint64")?;
+        let packed_rows = packed(&bits)?;
+        let (columns, rows) = (indices(columns, "columns")?, indices(rows, "rows")?);
+        let n_jobs = jobs(n_jobs)?;
+        let mean = py
+            .detach(|| self.forest.predict_mean_packed(packed_rows, columns.as_deref(), rows.as_deref(), n_jobs))
+            .map_err(forest_err)?;
+        Ok(mean.into_pyarray(py))
+    }
+
+    /// :meth:`predict_member` of packed 0/1 rows (``columns`` and ``rows`` as in
+    /// :meth:`predict_mean_std_packed`).
+    #[pyo3(signature = (bits, tree, columns=None, rows=None, n_jobs=None))]
+    fn predict_member_packed<'py>(
+        &self,
+        py: Python<'py>,
+        bits: &Bound<'py, PyAny>,
+        tree: i64,
+        columns: Option<&Bound<'py, PyAny>>,
+        rows: Option<&Bound<'py, PyAny>>,
+        n_jobs: Option<i64>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let bits = extract_2d::<u64>(bits, "bits", "uint64")?;
+        let packed_rows = packed(&bits)?;
+        let (columns, rows) = (indices(columns, "columns")?, indices(rows, "rows")?);
+        let n_jobs = jobs(n_jobs)?;
+        let out = py
+            .detach(|| self.forest.predict_member_packed(packed_rows, columns.as_deref(), rows.as_deref(), tree, n_jobs))
+            .map_err(forest_err)?;
+        Ok(out.into_pyarray(py))
     }
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
