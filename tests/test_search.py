@@ -422,7 +422,11 @@ def test_large_spaces_work_except_full_space(big_space: SearchSpace) -> None:
     with pytest.raises(SpaceTooLargeError, match="FullSpace"):
         PredictorSearch(big_space, encoding="path-trunc")
     with pytest.raises(ValueError, match="'path' has 12,207,031 features"):
-        PredictorSearch(big_space, candidates=Neighbourhood())
+        PredictorSearch(big_space, encoding="path", candidates=Neighbourhood())
+    # without an encoding, the space chooses one it can afford
+    default = PredictorSearch(big_space, small_rf(), candidates=Neighbourhood(top_k=2), n_initial=4, random_state=0)
+    assert default.encoding_ == "adjacency" and default.encoding is None
+    assert PredictorSearch(SearchSpace.nb101()).encoding_ == "path"
     enc = "path-trunc"
     searchers = [
         RandomSearch(big_space, random_state=0),
@@ -432,6 +436,7 @@ def test_large_spaces_work_except_full_space(big_space: SearchSpace) -> None:
         PredictorSearch(big_space, small_rf(), enc, candidates=Neighbourhood(top_k=2), n_initial=4, random_state=0),
         PredictorSearch(big_space, small_rf(), enc, candidates=RandomSubset(200), n_initial=4, random_state=0),
         PredictorSearch(big_space, small_rf(), enc, candidates=Evolution(50, 3), n_initial=4, random_state=0),
+        default,
     ]
     for s in searchers:
         s.run(f, 8)
@@ -564,7 +569,7 @@ def test_full_space_picks_the_best_acquisition(space5: SearchSpace, table: Table
     model_seed_state = s._rng.bit_generator.state
     pick = s.ask(1)
     s._rng.bit_generator.state = model_seed_state
-    model = s._fit()
+    model, _ = s._fit()
     forest = model.models[0]
     all_cells = ref.batch_cells(table.cells)
     X = np.array([ref.path_encoding(c, 5, 2) for c in all_cells], dtype=np.float32)[:, model.columns]

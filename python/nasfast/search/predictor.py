@@ -17,20 +17,25 @@ from sklearn.base import clone
 from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
 
 from .._core import CellBatch, Forest, SearchSpace
+from ..predictors import normal_scores
 from ._base import RandomState, Searcher, Universe
 from .candidates import CandidateStrategy, FullSpace, strategy_from_config
 from ..predictors.forest import ForestRegressor
 
-__all__ = ["PredictorSearch", "default_predictor", "ACQUISITIONS", "ENCODINGS"]
+__all__ = ["PredictorSearch", "default_predictor", "default_encoding", "ACQUISITIONS", "ENCODINGS", "TARGET_TRANSFORMS"]
 
 ACQUISITIONS = ("greedy", "ucb", "ei", "thompson")
 ENCODINGS = ("adjacency", "path", "path-trunc", "path-count")
+#: Transforms of the evaluated values before the predictor is fitted (``None``: the raw values).
+TARGET_TRANSFORMS = ("normal-scores", None)
 
 #: Largest number of features per cell a predictor is trained on.
 MAX_FEATURES = 65_536
 #: Rows scored at once (bounds the float32 copy of the cached uint8 features and the per-member
 #: prediction buffer).
 _CHUNK = 32_768
+#: Rows a joint posterior sample (Thompson sampling with a Gaussian process) is drawn over.
+_THOMPSON_SHORTLIST = 1_000
 #: A forest scores the distinct rows over the features its trees use when there are at least
 #: this many rows.
 _REDUCE_MIN_ROWS = 4_096
@@ -50,6 +55,50 @@ def default_predictor() -> ForestRegressor:
     the uncertainty.
     """
     return ForestRegressor(n_estimators=100, min_samples_leaf=2, max_features=0.5)
+
+
+def _encoding_parts(encoding: str) -> tuple[str, ...]:
+    """The core encodings of ``encoding`` (one kind, or kinds joined by ``+``)."""
+    if not isinstance(encoding, str):
+        raise TypeError(f"encoding must be a string such as 'path' or 'adjacency+path-count', got {encoding!r}")
+    parts = tuple(encoding.split("+"))
+    for k in parts:
+        if k not in ENCODINGS:
+            raise ValueError(f"encoding = {encoding!r}: {k!r} is not one of {ENCODINGS} (join several with '+')")
+    if len(set(parts)) != len(parts):
+        raise ValueError(f"encoding = {encoding!r} names an encoding twice")
+    return parts
+
+
+def encoding_dim(space: SearchSpace, encoding: str) -> int:
+    """Features per cell of ``encoding`` (kinds joined by ``+`` add up) in ``space``."""
+    return sum(space.encoding_dim(k) for k in _encoding_parts(encoding))  # type: ignore[arg-type]
+
+
+def encode(cells: CellBatch, encoding: str, n_jobs: Optional[int] = None) -> npt.NDArray[np.float32]:
+    """``cells.encode`` for one kind, or the kinds of ``"a+b"`` side by side (float32)."""
+    parts = _encoding_parts(encoding)
+    if len(parts) == 1:
+        return cells.encode(parts[0], n_jobs=n_jobs)  # type: ignore[arg-type]
+    return np.hstack([cells.encode(k, n_jobs=n_jobs) for k in parts])  # type: ignore[arg-type]
+
+
+#: Largest number of path features for which :func:`default_encoding` keeps the full path
+#: encoding (NAS-Bench-101: 364).
+PATH_FEATURES_LIMIT = 4096
+
+
+def default_encoding(space: SearchSpace) -> str:
+    """The encoding a :class:`PredictorSearch` uses when none is given.
+
+    ``"path"`` when the space has at most :data:`PATH_FEATURES_LIMIT` path features (every
+    input-output op sequence; 364 for NAS-Bench-101), else ``"adjacency"``, whose size grows
+    only quadratically with the vertices (12 vertices and 5 ops: 116 features, against 12.2
+    million paths).
+    """
+    if space.encoding_dim("path") <= PATH_FEATURES_LIMIT:  # type: ignore[arg-type]
+        return "path"
+    return "adjacency"
 
 
 def _has_param(est: Any, name: str) -> bool:
@@ -217,11 +266,23 @@ class _Surrogate:
         return mu, sd
 
     def draw(self, X: npt.NDArray[Any], rng: np.random.Generator) -> npt.NDArray[np.float64]:
-        """One Thompson draw: the prediction of one random member (a forest or an ensemble),
-        or mean + std * N(0, 1) per row (a model with ``return_std``)."""
+        """One Thompson draw, a function sampled jointly over the rows: the prediction of one
+        random member (a forest or an ensemble), or for a model with ``return_std`` a joint
+        sample of its posterior (``sample_y``) over the :data:`_THOMPSON_SHORTLIST` rows of
+        largest mean + 2 std (the other rows get -inf: a draw cannot lift them above those),
+        or, without ``sample_y``, mean + std * N(0, 1) per row."""
         if self.kind == "std":
             mu, sd = self.mean_std(X)
-            return mu + sd * rng.standard_normal(len(mu))
+            sampler = getattr(self.models[0], "sample_y", None)
+            if sampler is None:
+                return mu + sd * rng.standard_normal(len(mu))
+            k = min(len(mu), _THOMPSON_SHORTLIST)
+            short = np.argpartition(-(mu + 2 * sd), k - 1)[:k] if k < len(mu) else np.arange(len(mu))
+            Xs = np.ascontiguousarray(np.asarray(X[short], dtype=np.float32)[:, self.columns])
+            sample = np.asarray(sampler(Xs, n_samples=1, random_state=int(rng.integers(0, 2**31 - 1))), dtype=np.float64)
+            out = np.full(len(mu), -np.inf)
+            out[short] = sample.reshape(-1)
+            return out
         m = int(rng.integers(0, self.n_members))
         packed = self._packed(X)
         if packed is not None:
@@ -250,10 +311,10 @@ class _PoolFeatures:
 
     def __init__(self, pool: Universe, kind: str, n_jobs: Optional[int]) -> None:
         n = len(pool)
-        d = pool.cells.space.encoding_dim(kind)  # type: ignore[arg-type]
+        d = encoding_dim(pool.cells.space, kind)
         X = np.empty((n, d), dtype=np.uint8)
         for a in range(0, n, 65_536):
-            block = pool.cells[a : a + 65_536].encode(kind, n_jobs=n_jobs)  # type: ignore[arg-type]
+            block = encode(pool.cells[a : a + 65_536], kind, n_jobs)
             if block.size and (block.max() > 255 or block.min() < 0):
                 raise ValueError(f"encoding {kind!r} does not fit the uint8 cache")
             X[a : a + len(block)] = block
@@ -402,7 +463,7 @@ class PredictorSearch(Searcher):
         self,
         space: SearchSpace,
         predictor: Any = None,
-        encoding: str = "path",
+        encoding: Optional[str] = None,
         acquisition: str = "ei",
         candidates: Optional[CandidateStrategy] = None,
         n_initial: int = 10,
@@ -414,6 +475,7 @@ class PredictorSearch(Searcher):
         kappa: float = 1.0,
         n_ensemble: Optional[int] = None,
         min_distance: float = 1.0,
+        target_transform: Optional[str] = "normal-scores",
     ) -> None:
         super().__init__(space, random_state=random_state, universe=universe, batch_size=batch_size, n_jobs=n_jobs)
         if predictor is not None:
@@ -422,8 +484,10 @@ class PredictorSearch(Searcher):
                     raise TypeError(f"predictor {predictor!r} has no {method}() method: pass a scikit-learn regressor")
             if not hasattr(predictor, "get_params"):
                 raise TypeError(f"predictor {predictor!r} cannot be cloned (no get_params): pass a scikit-learn regressor")
-        if encoding not in ENCODINGS:
-            raise ValueError(f"encoding = {encoding!r}: expected one of {ENCODINGS}")
+        if encoding is not None:
+            _encoding_parts(encoding)
+        if target_transform not in TARGET_TRANSFORMS:
+            raise ValueError(f"target_transform = {target_transform!r}: expected one of {TARGET_TRANSFORMS}")
         if acquisition not in ACQUISITIONS:
             raise ValueError(f"acquisition = {acquisition!r}: expected one of {ACQUISITIONS}")
         candidates = FullSpace() if candidates is None else candidates
@@ -445,10 +509,13 @@ class PredictorSearch(Searcher):
         self.kappa = float(kappa)
         self.n_ensemble = n_ensemble
         self.min_distance = float(min_distance)
-        dim = space.encoding_dim(encoding)  # type: ignore[arg-type]
+        self.target_transform = target_transform
+        #: the encoding used: ``encoding``, or :func:`default_encoding` of the space
+        self.encoding_ = default_encoding(space) if encoding is None else encoding
+        dim = encoding_dim(space, self.encoding_)
         if dim > MAX_FEATURES:
             raise ValueError(
-                f"encoding = {encoding!r} has {dim:,} features in {space!r} (more than {MAX_FEATURES:,}): "
+                f"encoding = {self.encoding_!r} has {dim:,} features in {space!r} (more than {MAX_FEATURES:,}): "
                 "use 'path-trunc' or 'adjacency' in a space this large"
             )
         candidates._check(self)
@@ -480,6 +547,7 @@ class PredictorSearch(Searcher):
             "kappa": self.kappa,
             "n_ensemble": self.n_ensemble,
             "min_distance": self.min_distance,
+            "target_transform": self.target_transform,
         }
 
     def _check_budget(self, budget: int) -> None:
@@ -494,12 +562,12 @@ class PredictorSearch(Searcher):
         self.timings_: dict[str, float] = {"encode": 0.0, "fit": 0.0, "predict": 0.0, "select": 0.0}
 
     def _on_ask(self, cells: CellBatch, fps: npt.NDArray[np.uint64]) -> None:
-        X = cells.encode(self.encoding, n_jobs=self.n_jobs)  # type: ignore[arg-type]
+        X = encode(cells, self.encoding_, self.n_jobs)
         for i, f in enumerate(fps.tolist()):
             self._pending_X[int(f)] = X[i]
 
     def _on_tell(self, cells: CellBatch, fps: npt.NDArray[np.uint64], values: npt.NDArray[np.float64]) -> None:
-        X = cells.encode(self.encoding, n_jobs=self.n_jobs)  # type: ignore[arg-type]
+        X = encode(cells, self.encoding_, self.n_jobs)
         for i, f in enumerate(fps.tolist()):
             self._pending_X.pop(int(f), None)
             if not math.isnan(values[i]):
@@ -526,28 +594,34 @@ class PredictorSearch(Searcher):
     def _mark_taken_tmp(self, cells: CellBatch) -> None:
         fps = cells.fingerprints(n_jobs=self.n_jobs)
         self._mark_taken(fps)
-        X = cells.encode(self.encoding, n_jobs=self.n_jobs)  # type: ignore[arg-type]
+        X = encode(cells, self.encoding_, self.n_jobs)
         for i, f in enumerate(fps.tolist()):
             self._pending_X[int(f)] = X[i]
         # ask() marks them again; taken is a set, so this is harmless
 
-    def _fit(self) -> _Surrogate:
+    def _targets(self) -> npt.NDArray[np.float64]:
+        """The values told, as the predictor is fitted on them (``target_transform``)."""
+        y = np.asarray(self._y_told, dtype=np.float64)
+        return normal_scores(y) if self.target_transform == "normal-scores" else y
+
+    def _fit(self) -> tuple[_Surrogate, float]:
+        """The fitted predictor and the best target it was fitted on (the incumbent of EI)."""
         t = time.perf_counter()
         pred = default_predictor() if self.predictor is None else self.predictor
         model = _Surrogate(pred, self.n_ensemble, int(self._rng.integers(0, 2**31 - 1)), self.n_jobs)
-        model.fit(np.asarray(self._X_told, dtype=np.float32), np.asarray(self._y_told))
+        y = self._targets()
+        model.fit(np.asarray(self._X_told, dtype=np.float32), y)
         self.timings_["fit"] += time.perf_counter() - t
-        return model
+        return model, float(y.max())
 
     def _model_pick(self, n: int) -> tuple[CellBatch, int]:
-        model = self._fit()
-        best = max(self._y_told)
-        avoid = np.asarray(list(self._pending_X.values()), dtype=np.float32).reshape(-1, self.space.encoding_dim(self.encoding))  # type: ignore[arg-type]
+        model, best = self._fit()
+        avoid = np.asarray(list(self._pending_X.values()), dtype=np.float32).reshape(-1, encoding_dim(self.space, self.encoding_))
         if isinstance(self.candidates, FullSpace):
             t = time.perf_counter()
             pool = self._pool()
             assert pool is not None
-            feats = _pool_features(pool, self.encoding, self.n_jobs)
+            feats = _pool_features(pool, self.encoding_, self.n_jobs)
             taken = self._pool_taken_mask()
             # a row is free while some cell of it is not taken (the taken cells are few)
             taken_pos = np.flatnonzero(taken)
@@ -569,7 +643,7 @@ class PredictorSearch(Searcher):
         if len(cand) == 0:
             return self._random_new(n), 0
         t = time.perf_counter()
-        Xc = cand.encode(self.encoding, n_jobs=self.n_jobs)  # type: ignore[arg-type]
+        Xc = encode(cand, self.encoding_, self.n_jobs)
         self.timings_["encode"] += time.perf_counter() - t
         picks = self._select(model, Xc, n, best, avoid)
         cells = cand[np.asarray(picks, dtype=np.int64)]
