@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 from scipy.stats import binom
+from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
 from sklearn.gaussian_process import GaussianProcessRegressor
 
@@ -692,3 +693,159 @@ def test_batch_rule_takes_a_unique_best_directly_and_ranks_ties_as_before(space5
                 s._reset()
                 got = s._select(Scores(score), X, n, 0.0, avoid)  # type: ignore[arg-type]
                 assert got == _previous_ranking(score, X, n, avoid, min_distance), (name, n, len(avoid), min_distance)
+
+
+# ---------------------------------------------------------------------------------- predictor protocol
+
+
+class _Members(RegressorMixin, BaseEstimator):
+    """Three least-squares fits on shifted targets: members with a known spread."""
+
+    def __init__(self, shift: float = 1.0) -> None:
+        self.shift = shift
+
+    def fit(self, X: Any, y: Any) -> "_Members":
+        X1 = np.hstack([np.asarray(X, dtype=np.float64), np.ones((len(X), 1))])
+        self.coef_ = [np.linalg.lstsq(X1, np.asarray(y) + k * self.shift, rcond=None)[0] for k in (-1, 0, 1)]
+        return self
+
+    def predict_members(self, X: Any) -> npt.NDArray[np.float64]:
+        X1 = np.hstack([np.asarray(X, dtype=np.float64), np.ones((len(X), 1))])
+        return np.stack([X1 @ c for c in self.coef_], axis=1)
+
+    def predict(self, X: Any) -> npt.NDArray[np.float64]:
+        return self.predict_members(X).mean(axis=1)
+
+
+class _MeanStd(_Members):
+    """Only ``predict_mean_std`` (no members exposed)."""
+
+    def predict_mean_std(self, X: Any) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        P = _Members.predict_members(self, X)
+        return P.mean(axis=1), np.full(len(X), 0.25)
+
+    predict_members = None  # type: ignore[assignment]
+
+
+def test_predictor_protocol_members_and_mean_std() -> None:
+    """A predictor with ``predict_members`` gives its members' mean and spread and Thompson
+    draws one member; one with ``predict_mean_std`` gives its own mean and std; neither is
+    wrapped in bootstrap clones."""
+    from nasfast.search.predictor import _Surrogate
+
+    rng = np.random.default_rng(5)
+    X = rng.random((40, 3)).astype(np.float32)
+    y = X @ np.array([1.0, -2.0, 0.5])
+    members = _Surrogate(_Members(0.5), None, seed=0, n_jobs=1)
+    members.fit(X, y)
+    assert members.kind == "members" and len(members.models) == 1 and members.n_members == 3
+    P = members.models[0].predict_members(X)
+    mu, sd = members.mean_std(X)
+    np.testing.assert_allclose(mu, P.mean(axis=1), atol=1e-12)
+    np.testing.assert_allclose(sd, np.full(len(X), np.sqrt(2 / 3) * 0.5), atol=1e-9)
+    draw = members.draw(X, np.random.default_rng(1))
+    assert any(np.allclose(draw, P[:, k], atol=1e-12) for k in range(3))
+    ms = _Surrogate(_MeanStd(0.5), None, seed=0, n_jobs=1)
+    ms.fit(X, y)
+    assert ms.kind == "std" and len(ms.models) == 1
+    mu2, sd2 = ms.mean_std(X)
+    np.testing.assert_allclose(mu2, P.mean(axis=1), atol=1e-9)
+    assert np.all(sd2 == 0.25)
+
+
+def test_thompson_with_a_gaussian_process_is_a_joint_posterior_sample() -> None:
+    """Thompson sampling with a GP draws one function from the joint posterior over the rows
+    of largest mean + 2 std (recomputed here with scikit-learn's ``sample_y``), not independent
+    normals per row; the other rows get -inf."""
+    from nasfast.search.predictor import _THOMPSON_SHORTLIST, _Surrogate
+
+    rng = np.random.default_rng(3)
+    X = (rng.random((_THOMPSON_SHORTLIST + 300, 12)) < 0.4).astype(np.float32)
+    train = np.arange(60)
+    y = X[train, :4].sum(axis=1) + 0.1 * rng.standard_normal(len(train))
+    model = _Surrogate(GaussianProcessRegressor(alpha=1e-2, optimizer=None), None, seed=0, n_jobs=1)
+    model.fit(X[train], y)
+    assert model.kind == "std"
+    draw = model.draw(X, np.random.default_rng(11))
+    mu, sd = model.mean_std(X)
+    short = np.argsort(-(mu + 2 * sd), kind="stable")[:_THOMPSON_SHORTLIST]
+    assert np.isinf(draw).sum() == len(X) - _THOMPSON_SHORTLIST
+    assert set(np.flatnonzero(np.isfinite(draw))) == set(short.tolist())
+    seed = int(np.random.default_rng(11).integers(0, 2**31 - 1))
+    rows = np.flatnonzero(np.isfinite(draw))
+    expected = model.models[0].sample_y(X[rows][:, model.columns], n_samples=1, random_state=seed).reshape(-1)
+    np.testing.assert_allclose(draw[rows], expected, rtol=1e-6, atol=1e-6)
+
+
+def test_forest_ensemble_scores_every_clone() -> None:
+    """``n_ensemble`` with a core forest averages the clones (not only the first one's trees)."""
+    from nasfast.search.predictor import _Surrogate
+
+    rng = np.random.default_rng(2)
+    X = (rng.random((80, 10)) < 0.5).astype(np.float32)
+    y = X[:, 0] * 2 + X[:, 1] + rng.standard_normal(80) * 0.1
+    model = _Surrogate(ForestRegressor(10, random_state=None), 3, seed=4, n_jobs=1)
+    model.fit(X, y)
+    assert model.kind == "ensemble" and model.core is None and len(model.members) == 3
+    mu, sd = model.mean_std(X)
+    P = np.array([m.predict(X[:, model.columns]) for m in model.models])
+    np.testing.assert_allclose(mu, P.mean(axis=0), atol=1e-12)
+    np.testing.assert_allclose(sd, P.std(axis=0), atol=1e-12)
+
+
+class _Recorder(RegressorMixin, BaseEstimator):
+    """A predictor that records the targets it was fitted on (a class attribute: clones share it)."""
+
+    seen: list[npt.NDArray[np.float64]] = []
+
+    def fit(self, X: Any, y: Any) -> "_Recorder":
+        _Recorder.seen.append(np.asarray(y, dtype=np.float64).copy())
+        self.mean_ = float(np.mean(y))
+        return self
+
+    def predict(self, X: Any) -> npt.NDArray[np.float64]:
+        return np.asarray(X, dtype=np.float64).sum(axis=1)
+
+
+@pytest.mark.parametrize("transform", ["normal-scores", None])
+def test_target_transform_is_what_the_predictor_is_fitted_on(space5: SearchSpace, table: Table, transform: Optional[str]) -> None:
+    """The predictor is fitted on the normal scores of the values told (or on the values), and
+    expected improvement's incumbent is the best fitted target."""
+    from scipy.special import ndtri
+    from scipy.stats import rankdata
+
+    _Recorder.seen = []
+    s = PredictorSearch(space5, _Recorder(), acquisition="greedy", n_initial=5, n_ensemble=2, target_transform=transform, random_state=0)
+    s.run(BenchmarkEvaluator(table), 9)
+    values = np.asarray(s.history_.values)
+    last = _Recorder.seen[-1]
+    told = values[:8]  # the last fit saw the first 8 results
+    expected = ndtri((rankdata(told) - 0.5) / len(told)) if transform else told
+    # the bootstrap clones see resamples of the targets: every fitted target is one of them
+    assert np.isin(np.round(last, 12), np.round(expected, 12)).all()
+    model, best = s._fit()
+    # the incumbent of EI is the best fitted target of all 9 values told
+    assert best == pytest.approx(values.max() if transform is None else ndtri((len(values) - 0.5) / len(values)))
+
+
+def test_combined_encodings_are_the_parts_side_by_side(space5: SearchSpace) -> None:
+    from nasfast.search.predictor import encode, encoding_dim
+
+    cells = space5.sample(20, random_state=1)
+    X = encode(cells, "adjacency+path-count")
+    np.testing.assert_array_equal(X, np.hstack([ref_encode(cells, "adjacency"), ref_encode(cells, "path-count")]))
+    assert encoding_dim(space5, "adjacency+path-count") == X.shape[1]
+    for bad in ("adjacency+adjacency", "adjacency+paths", "", "+path"):
+        with pytest.raises(ValueError, match="encoding"):
+            encode(cells, bad)
+    with pytest.raises(TypeError, match="encoding must be a string"):
+        PredictorSearch(space5, encoding=5)  # type: ignore[arg-type]
+
+
+def ref_encode(cells: CellBatch, kind: str) -> npt.NDArray[np.float32]:
+    """The reference encodings of ``tests/reference.py``."""
+    space = cells.space
+    rows = ref.batch_cells(cells)
+    if kind == "adjacency":
+        return np.array([ref.adjacency_encoding(c, space.max_vertices, len(space.ops)) for c in rows], dtype=np.float32)
+    return np.array([ref.path_encoding(c, space.max_vertices, len(space.ops), counts=True) for c in rows], dtype=np.float32)

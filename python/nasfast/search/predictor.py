@@ -101,6 +101,23 @@ def default_encoding(space: SearchSpace) -> str:
     return "adjacency"
 
 
+def _uncertainty_kind(predictor: Any, n_ensemble: Optional[int]) -> str:
+    """Where the spread of a predictor's predictions comes from (the protocol of
+    :mod:`nasfast.predictors`): ``"forest"`` (the trees of a forest), ``"members"`` (a model
+    with ``predict_members(X) -> (rows, members)``, e.g. an ensemble), ``"std"`` (a model with
+    ``predict_mean_std(X)`` or ``predict(X, return_std=True)``, e.g. a Gaussian process), or
+    ``"ensemble"`` (bootstrap clones of any regressor; always when ``n_ensemble`` is given)."""
+    if n_ensemble is not None:
+        return "ensemble"
+    if isinstance(predictor, (ForestRegressor, RandomForestRegressor, ExtraTreesRegressor)):
+        return "forest"
+    if callable(getattr(predictor, "predict_members", None)):
+        return "members"
+    if callable(getattr(predictor, "predict_mean_std", None)) or _supports_return_std(predictor):
+        return "std"
+    return "ensemble"
+
+
 def _has_param(est: Any, name: str) -> bool:
     try:
         return name in est.get_params(deep=False)
@@ -122,12 +139,7 @@ class _Surrogate:
     def __init__(self, predictor: Any, n_ensemble: Optional[int], seed: int, n_jobs: Optional[int]) -> None:
         self.n_jobs = n_jobs
         rng = np.random.default_rng(seed)
-        if n_ensemble is None and isinstance(predictor, (ForestRegressor, RandomForestRegressor, ExtraTreesRegressor)):
-            self.kind = "forest"
-        elif n_ensemble is None and _supports_return_std(predictor):
-            self.kind = "std"
-        else:
-            self.kind = "ensemble"
+        self.kind = _uncertainty_kind(predictor, n_ensemble)
         size = 1 if self.kind != "ensemble" else (5 if n_ensemble is None else n_ensemble)
         self.models = []
         for _ in range(size):
@@ -155,18 +167,27 @@ class _Surrogate:
         else:
             self.models[0].fit(X, y)
         #: the fitted core forest of a ForestRegressor (scored in one call), else None
-        self.core = getattr(self.models[0], "forest_", None) if isinstance(self.models[0], ForestRegressor) else None
-        if self.core is not None:
+        self.core = (
+            getattr(self.models[0], "forest_", None)
+            if self.kind == "forest" and isinstance(self.models[0], ForestRegressor)
+            else None
+        )
+        if self.core is not None or self.kind == "members":
             self.members = []
         elif self.kind == "forest":
             self.members = list(self.models[0].estimators_)
         else:
             self.members = list(self.models)
+        self._n_own_members = (
+            int(np.asarray(self.models[0].predict_members(X[:1])).shape[1]) if self.kind == "members" else 0
+        )
         self._prepared = None
 
     @property
     def n_members(self) -> int:
-        return self.core.n_estimators if self.core is not None else len(self.members)
+        if self.core is not None:
+            return int(self.core.n_estimators)
+        return self._n_own_members if self.kind == "members" else len(self.members)
 
     def _used_features(self) -> npt.NDArray[np.int64]:
         """The features some tree of the forest splits on."""
@@ -175,6 +196,8 @@ class _Surrogate:
         return np.unique(np.concatenate([t.tree_.feature[t.tree_.feature >= 0] for t in self.members]))
 
     def _member_predict(self, m: int, X: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        if self.kind == "members":
+            return np.asarray(self.models[0].predict_members(X), dtype=np.float64)[:, m]
         if self.core is not None:
             return self.core.predict_member(np.ascontiguousarray(X, dtype=np.float32), m, n_jobs=self.n_jobs)
         est = self.members[m]
@@ -256,9 +279,17 @@ class _Surrogate:
                 mu[a : a + len(Xc)] = m
                 sd[a : a + len(Xc)] = s
             elif self.kind == "std":
-                m, s = self.models[0].predict(Xc, return_std=True)
+                model = self.models[0]
+                if callable(getattr(model, "predict_mean_std", None)):
+                    m, s = model.predict_mean_std(Xc)
+                else:
+                    m, s = model.predict(Xc, return_std=True)
                 mu[a : a + len(Xc)] = m
                 sd[a : a + len(Xc)] = s
+            elif self.kind == "members":
+                P = np.asarray(self.models[0].predict_members(Xc), dtype=np.float64)
+                mu[a : a + len(Xc)] = P.mean(axis=1)
+                sd[a : a + len(Xc)] = P.std(axis=1)
             else:
                 P = self._all_members(Xc)
                 mu[a : a + len(Xc)] = P.mean(axis=0)
@@ -277,7 +308,7 @@ class _Surrogate:
             if sampler is None:
                 return mu + sd * rng.standard_normal(len(mu))
             k = min(len(mu), _THOMPSON_SHORTLIST)
-            short = np.argpartition(-(mu + 2 * sd), k - 1)[:k] if k < len(mu) else np.arange(len(mu))
+            short = np.sort(np.argpartition(-(mu + 2 * sd), k - 1)[:k]) if k < len(mu) else np.arange(len(mu))
             Xs = np.ascontiguousarray(np.asarray(X[short], dtype=np.float32)[:, self.columns])
             sample = np.asarray(sampler(Xs, n_samples=1, random_state=int(rng.integers(0, 2**31 - 1))), dtype=np.float64)
             out = np.full(len(mu), -np.inf)
