@@ -90,7 +90,7 @@ impl Cell {
                         }
                         out[i] |= 1 << j;
                     }
-                    v => return Err(CellError::NotBinary { i, j, value: v as i64 }),
+                    v => return Err(CellError::NotBinary { i, j, value: v as i128 }),
                 }
             }
         }

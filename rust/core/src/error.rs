@@ -13,7 +13,7 @@ pub enum CellError {
     #[error("cell has {edges} edges after pruning, at most {max} allowed")]
     TooManyEdges { edges: usize, max: usize },
     #[error("adjacency[{i}][{j}] = {value}: entries must be 0 or 1")]
-    NotBinary { i: usize, j: usize, value: i64 },
+    NotBinary { i: usize, j: usize, value: i128 },
     #[error("adjacency[{i}][{j}] = 1 is on or below the diagonal: only edges i -> j with i < j are allowed (upper-triangular matrix)")]
     NotUpperTriangular { i: usize, j: usize },
     #[error("ops[0] = {value}: the first vertex must be the input (code -1)")]
@@ -64,6 +64,20 @@ pub enum SpaceError {
     UnknownName { what: &'static str, value: String, expected: String },
     #[error("no valid child found for row {row} after {tries} attempts")]
     NoValidChild { row: usize, tries: usize },
+    #[error("the rejection sampler drew no valid cell in {tries} attempts: valid cells are too rare among random {v} x {v} matrices of this space; use method=\"orbit\"")]
+    NoValidCell { tries: usize, v: usize },
+    #[error("only {found} distinct cells were found in {draws} draws ({stalled} draws in a row without a new one), fewer than the {n} requested without replacement: the space seems to have fewer unique cells, or the sampler rarely proposes the others")]
+    NotEnoughDistinct { found: usize, n: usize, draws: u64, stalled: u64 },
+    #[error("{what} = {requested}: more than the limit of {limit}{hint}")]
+    RequestTooLarge { what: &'static str, requested: u128, limit: u128, hint: &'static str },
+    #[error("the radius-{radius} neighbourhoods of {parents} {} hold more than {limit} cells (nasfast.MAX_NEIGHBOURS); use a smaller radius or fewer cells", if *parents == 1 { "cell" } else { "cells" })]
+    TooManyNeighbours { radius: usize, parents: usize, limit: usize },
+    #[error("cannot allocate {bytes} bytes for {what}")]
+    OutOfMemory { what: &'static str, bytes: u128 },
+    #[error("{what} = {value}: {rule}")]
+    BadValue { what: &'static str, value: i128, rule: &'static str },
+    #[error("interrupted")]
+    Interrupted,
     #[error("{0}")]
     Cell(#[from] CellError),
 }

@@ -14,6 +14,7 @@ pub mod enumerate;
 pub mod error;
 pub mod forest;
 pub mod hash;
+pub mod limits;
 pub mod mutate;
 pub mod par;
 pub mod rng;

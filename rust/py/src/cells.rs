@@ -1,16 +1,17 @@
 //! `CellSpec` (one cell) and `CellBatch` (many cells as arrays).
 
-use crate::convert::{int_list, jobs, op_codes};
+use crate::convert::{as_array, int_value, int_values, jobs, op_codes, short_repr};
 use crate::errors::{invalid, CoreError, CoreResult};
 use crate::space::{PySearchSpace, SpaceData};
-use nasfast_core::encode::{encode_into, Encoding};
+use nasfast_core::encode::{encode_batch, Encoding};
+use nasfast_core::limits::{product, vec_filled};
 use nasfast_core::par::{fill_rows, map_range, try_map_range};
 use nasfast_core::{canonical, fingerprint_of_canonical, nb101_hash, Cell, CellError, SearchSpace, OP_PAD};
 use numpy::ndarray::{Array1, Array2, Array3};
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyArray3, PyReadonlyArray2, PyReadonlyArray3, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyIndexError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PySlice, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyList, PySlice, PyString, PyTuple};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -28,10 +29,9 @@ fn space_or_nb101(space: Option<&PySearchSpace>) -> SearchSpace {
 
 /// A dense matrix from any array-like of 0/1 values.
 fn dense_matrix(adjacency: &Bound<'_, PyAny>) -> PyResult<(usize, Vec<u8>)> {
-    let np = adjacency.py().import("numpy")?;
-    let arr = np.call_method1("asarray", (adjacency,))?;
+    let arr = as_array(adjacency, "adjacency")?;
     let kind: String = arr.getattr("dtype")?.getattr("kind")?.extract()?;
-    if !["b", "i", "u"].contains(&kind.as_str()) {
+    if !["b", "i", "u", "O"].contains(&kind.as_str()) {
         return Err(PyTypeError::new_err(format!(
             "adjacency must hold integers 0/1, got dtype {}",
             arr.getattr("dtype")?.str()?
@@ -45,7 +45,9 @@ fn dense_matrix(adjacency: &Bound<'_, PyAny>) -> PyResult<(usize, Vec<u8>)> {
     if n > nasfast_core::MAX_VERTICES {
         return Err(invalid(format!("adjacency is {n} x {n}: at most {} vertices are supported", nasfast_core::MAX_VERTICES)));
     }
-    let flat = int_list(&arr)?;
+    let flat = int_values(&arr, "adjacency", |idx, text| {
+        invalid(format!("adjacency[{}][{}] = {text}: entries must be 0 or 1", idx / n.max(1), idx % n.max(1)))
+    })?;
     let mut out = Vec::with_capacity(flat.len());
     for (idx, v) in flat.into_iter().enumerate() {
         if !(0..=1).contains(&v) {
@@ -216,7 +218,7 @@ fn parse_row(space: &SearchSpace, v: usize, adj: &[u8], ops: &[i8]) -> Result<Ce
                 continue;
             }
             if x != 1 {
-                return Err(CellError::NotBinary { i, j, value: x as i64 });
+                return Err(CellError::NotBinary { i, j, value: x as i128 });
             }
             if i >= n || j >= n {
                 return Err(CellError::BadPadding {
@@ -242,7 +244,7 @@ impl PyCellBatch {
         adjacency: &Bound<'_, PyAny>,
         ops: &Bound<'_, PyAny>,
         space: PyRef<'_, PySearchSpace>,
-        n_jobs: Option<i64>,
+        n_jobs: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let n_jobs = jobs(n_jobs)?;
         let adjacency: PyReadonlyArray3<u8> = adjacency.extract().map_err(|_| {
@@ -316,25 +318,27 @@ impl PyCellBatch {
 
     /// uint8[n, V, V] adjacency matrices, zero padded.
     #[getter]
-    fn adjacency<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray3<u8>> {
+    fn adjacency<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray3<u8>>> {
         let v = self.v();
         let n = self.cells.len();
-        let mut dense = vec![0u8; n * v * v];
+        let len = product(n, v * v, 1, "the adjacency matrices").map_err(CoreError::from)?;
+        let mut dense = vec_filled(len, 0u8, "the adjacency matrices").map_err(CoreError::from)?;
         let cells = &self.cells;
         py.detach(|| fill_rows(&mut dense, v * v, None, |i, row| cells[i].write_dense(row, v)));
-        Array3::from_shape_vec((n, v, v), dense).expect("shape").into_pyarray(py)
+        Ok(Array3::from_shape_vec((n, v, v), dense).expect("shape").into_pyarray(py))
     }
 
     /// int8[n, V] op codes (-1 input, -2 output, -3 padding, 0..k-1 interior ops).
     #[getter]
-    fn ops<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<i8>> {
+    fn ops<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<i8>>> {
         let v = self.v();
         let n = self.cells.len();
-        let mut ops = vec![OP_PAD; n * v];
+        let len = product(n, v, 1, "the op codes").map_err(CoreError::from)?;
+        let mut ops = vec_filled(len, OP_PAD, "the op codes").map_err(CoreError::from)?;
         for (i, c) in self.cells.iter().enumerate() {
             ops[i * v..i * v + c.num_vertices()].copy_from_slice(c.ops());
         }
-        Array2::from_shape_vec((n, v), ops).expect("shape").into_pyarray(py)
+        Ok(Array2::from_shape_vec((n, v), ops).expect("shape").into_pyarray(py))
     }
 
     /// uint8[n] vertex counts.
@@ -361,42 +365,62 @@ impl PyCellBatch {
 
     fn __getitem__(&self, py: Python<'_>, index: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let n = self.cells.len();
-        if let Ok(i) = index.extract::<i64>() {
-            let j = if i < 0 { i + n as i64 } else { i };
-            if j < 0 || j >= n as i64 {
-                return Err(PyIndexError::new_err(format!("index {i} is out of range for a batch of {n} cells")));
-            }
-            return Ok(Py::new(py, PyCellSpec { cell: self.cells[j as usize] })?.into_any());
-        }
-        let idx: Vec<usize> = if let Ok(slice) = index.cast::<PySlice>() {
-            let ind = slice.indices(n as isize)?;
-            (0..ind.slicelength).map(|k| (ind.start + k as isize * ind.step) as usize).collect()
-        } else {
-            let np = py.import("numpy")?;
-            let arr = np.call_method1("asarray", (index,))?;
-            let kind: String = arr.getattr("dtype")?.getattr("kind")?.extract()?;
-            let arr = if kind == "b" {
-                let len: usize = arr.len()?;
-                if len != n {
-                    return Err(PyIndexError::new_err(format!("boolean index of length {len} for a batch of {n} cells")));
-                }
-                np.call_method1("flatnonzero", (arr,))?
-            } else if ["i", "u"].contains(&kind.as_str()) || arr.len()? == 0 {
-                arr
+        let out_of_range = |text: String| PyIndexError::new_err(format!("index {text} is out of range for a batch of {n} cells"));
+        let position = |i: i128| -> PyResult<usize> {
+            let j = if i < 0 { i + n as i128 } else { i };
+            if j < 0 || j >= n as i128 {
+                Err(out_of_range(i.to_string()))
             } else {
-                return Err(PyTypeError::new_err(format!("cannot index a CellBatch with {}", index.repr()?)));
-            };
-            int_list(&arr)?
-                .into_iter()
-                .map(|i| {
-                    let j = if i < 0 { i + n as i64 } else { i };
-                    if j < 0 || j >= n as i64 {
-                        Err(PyIndexError::new_err(format!("index {i} is out of range for a batch of {n} cells")))
-                    } else {
-                        Ok(j as usize)
-                    }
-                })
-                .collect::<PyResult<_>>()?
+                Ok(j as usize)
+            }
+        };
+        let refuse = || {
+            PyTypeError::new_err(format!(
+                "cannot index a CellBatch with {}: use an int, a slice, a 1-d integer array or a boolean mask",
+                short_repr(index)
+            ))
+        };
+        if let Ok(slice) = index.cast::<PySlice>() {
+            let ind = slice.indices(n as isize)?;
+            let idx: Vec<usize> = (0..ind.slicelength).map(|k| (ind.start + k as isize * ind.step) as usize).collect();
+            return Ok(Py::new(py, self.sub(&idx))?.into_any());
+        }
+        if index.is_none() || index.is_instance_of::<PyString>() || index.is_instance_of::<PyBytes>() || index.is_instance_of::<PyBool>() {
+            return Err(refuse());
+        }
+        // an int (Python or numpy): one cell
+        if let Ok(value) = int_value(index, "index") {
+            let i = value.ok_or_else(|| out_of_range(short_repr(index)))?;
+            return Ok(Py::new(py, PyCellSpec { cell: self.cells[position(i)?] })?.into_any());
+        }
+        let is_sequence = index.is_instance_of::<PyList>() || index.is_instance_of::<PyTuple>() || index.hasattr("__array__")?;
+        if !is_sequence {
+            return Err(refuse());
+        }
+        let arr = as_array(index, "index")?;
+        let ndim: usize = arr.getattr("ndim")?.extract()?;
+        let size: usize = arr.getattr("size")?.extract()?;
+        let kind: String = arr.getattr("dtype")?.getattr("kind")?.extract()?;
+        if ndim != 1 && !(ndim == 0 && ["i", "u", "O"].contains(&kind.as_str())) {
+            return Err(refuse());
+        }
+        let idx: Vec<usize> = if kind == "b" && ndim == 1 {
+            if size != n {
+                return Err(PyIndexError::new_err(format!("boolean index of length {size} for a batch of {n} cells")));
+            }
+            let mask: Vec<bool> = arr.call_method0("tolist")?.extract()?;
+            mask.iter().enumerate().filter(|(_, &b)| b).map(|(i, _)| i).collect()
+        } else if size == 0 {
+            Vec::new()
+        } else if ["i", "u", "O"].contains(&kind.as_str()) {
+            let values = int_values(&arr, "index", |_, text| out_of_range(text)).map_err(|e| if e.is_instance_of::<PyTypeError>(py) { refuse() } else { e })?;
+            let idx = values.into_iter().map(position).collect::<PyResult<Vec<usize>>>()?;
+            if ndim == 0 {
+                return Ok(Py::new(py, PyCellSpec { cell: self.cells[idx[0]] })?.into_any());
+            }
+            idx
+        } else {
+            return Err(refuse());
         };
         Ok(Py::new(py, self.sub(&idx))?.into_any())
     }
@@ -413,10 +437,11 @@ impl PyCellBatch {
 
     /// NAS-Bench-101 module hashes, a '<U32' array.
     #[pyo3(signature = (n_jobs=None))]
-    fn nb101_hashes<'py>(&self, py: Python<'py>, n_jobs: Option<i64>) -> PyResult<Bound<'py, PyAny>> {
+    fn nb101_hashes<'py>(&self, py: Python<'py>, n_jobs: Option<&Bound<'_, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
         let n_jobs = jobs(n_jobs)?;
         let n = self.cells.len();
-        let mut bytes = vec![0u8; n * 32];
+        let len = product(n, 32, 1, "the hashes").map_err(CoreError::from)?;
+        let mut bytes = vec_filled(len, 0u8, "the hashes").map_err(CoreError::from)?;
         let cells = &self.cells;
         py.detach(|| fill_rows(&mut bytes, 32, n_jobs, |i, row| row.copy_from_slice(&nb101_hash(&cells[i]))));
         let arr = Array1::from_vec(bytes).into_pyarray(py);
@@ -426,7 +451,7 @@ impl PyCellBatch {
     /// uint64 fingerprints: equal exactly for isomorphic cells when they have at most 8
     /// vertices (packed canonical form), else a 63-bit hash of the canonical form.
     #[pyo3(signature = (n_jobs=None))]
-    fn fingerprints<'py>(&self, py: Python<'py>, n_jobs: Option<i64>) -> PyResult<Bound<'py, PyArray1<u64>>> {
+    fn fingerprints<'py>(&self, py: Python<'py>, n_jobs: Option<&Bound<'_, PyAny>>) -> PyResult<Bound<'py, PyArray1<u64>>> {
         let n_jobs = jobs(n_jobs)?;
         let cells = &self.cells;
         let fps = py.detach(|| map_range(cells.len(), n_jobs, |i| fingerprint_of_canonical(&canonical(&cells[i]))));
@@ -435,7 +460,7 @@ impl PyCellBatch {
 
     /// The canonical forms of the cells.
     #[pyo3(signature = (n_jobs=None))]
-    fn canonical(&self, py: Python<'_>, n_jobs: Option<i64>) -> PyResult<Self> {
+    fn canonical(&self, py: Python<'_>, n_jobs: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         let n_jobs = jobs(n_jobs)?;
         let cells = &self.cells;
         let canon = py.detach(|| map_range(cells.len(), n_jobs, |i| canonical(&cells[i])));
@@ -445,7 +470,7 @@ impl PyCellBatch {
     /// The batch without isomorphic duplicates (first occurrences kept, in order) and the
     /// inverse index: row i of the input is isomorphic to row `inverse[i]` of the result.
     #[pyo3(signature = (n_jobs=None))]
-    fn unique<'py>(&self, py: Python<'py>, n_jobs: Option<i64>) -> PyResult<(Self, Bound<'py, PyArray1<i64>>)> {
+    fn unique<'py>(&self, py: Python<'py>, n_jobs: Option<&Bound<'_, PyAny>>) -> PyResult<(Self, Bound<'py, PyArray1<i64>>)> {
         let n_jobs = jobs(n_jobs)?;
         let cells = &self.cells;
         let (kept, inverse) = py.detach(|| {
@@ -469,18 +494,14 @@ impl PyCellBatch {
 
     /// float32[n, d] features: "adjacency", "path", "path-trunc" or "path-count".
     #[pyo3(signature = (kind="path", n_jobs=None))]
-    fn encode<'py>(&self, py: Python<'py>, kind: &str, n_jobs: Option<i64>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    fn encode<'py>(&self, py: Python<'py>, kind: &str, n_jobs: Option<&Bound<'_, PyAny>>) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let n_jobs = jobs(n_jobs)?;
         let kind = Encoding::from_name(kind).map_err(CoreError::from)?;
         let sp = &self.space.space;
         let d = kind.dim(sp).map_err(CoreError::from)?;
         let n = self.cells.len();
         let cells = &self.cells;
-        let feats = py.detach(|| {
-            let mut feats = vec![0f32; n * d];
-            fill_rows(&mut feats, d, n_jobs, |i, row| encode_into(kind, sp, &cells[i], row));
-            feats
-        });
+        let feats = py.detach(|| encode_batch(kind, sp, cells, n_jobs)).map_err(CoreError::from)?;
         Ok(Array2::from_shape_vec((n, d), feats).expect("shape").into_pyarray(py))
     }
 
@@ -503,7 +524,7 @@ impl PyCellBatch {
         let me = slf.get();
         let ctor = slf.get_type().getattr("from_arrays")?;
         let space = Py::new(py, me.space())?.into_any().into_bound(py);
-        let args = PyTuple::new(py, [me.adjacency(py).into_any(), me.ops(py).into_any(), space])?;
+        let args = PyTuple::new(py, [me.adjacency(py)?.into_any(), me.ops(py)?.into_any(), space])?;
         Ok((ctor, args))
     }
 }

@@ -2,17 +2,17 @@
 //! sampling, mutation, neighbourhoods).
 
 use crate::cells::PyCellBatch;
-use crate::convert::{int_list, jobs, seed_from};
-use crate::errors::{CoreError, CoreResult};
-use nasfast_core::enumerate::{enumerate, is_enumerable, Enumeration};
-use nasfast_core::mutate::{mutate, neighbours, Preset};
-use nasfast_core::par::map_range;
-use nasfast_core::sample::{distinct, estimate_count, orbit_draw, rejection_draw, sample_indices};
+use crate::convert::{as_array, int_values, jobs, seed_from, usize_arg};
+use crate::errors::{run_interruptible, CoreError};
 use nasfast_core::encode::Encoding;
-use nasfast_core::{canonical, Cell, SearchSpace, SpaceError};
+use nasfast_core::enumerate::{enumerate, is_enumerable, Enumeration};
+use nasfast_core::mutate::{mutate, neighbours_batch, Preset};
+use nasfast_core::par::map_range;
+use nasfast_core::sample::{distinct, draw_many, estimate_count, orbit_draw, rejection_draw, sample_indices, OrbitSampler};
+use nasfast_core::{canonical, Cell, SearchSpace};
 use numpy::ndarray::Array1;
 use numpy::{IntoPyArray, PyArray1};
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyIndexError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use std::sync::{Arc, OnceLock};
@@ -22,23 +22,35 @@ pub struct SpaceData {
     pub space: SearchSpace,
     enumeration: OnceLock<Arc<Enumeration>>,
     enumerable: OnceLock<bool>,
+    orbit: OnceLock<OrbitSampler>,
 }
 
 impl SpaceData {
     pub fn new(space: SearchSpace) -> Arc<SpaceData> {
-        Arc::new(SpaceData { space, enumeration: OnceLock::new(), enumerable: OnceLock::new() })
+        Arc::new(SpaceData { space, enumeration: OnceLock::new(), enumerable: OnceLock::new(), orbit: OnceLock::new() })
     }
 
-    fn enumerable(&self) -> bool {
-        *self.enumerable.get_or_init(|| is_enumerable(&self.space))
+    /// The tables of the orbit sampler, built on first use (without the GIL).
+    fn orbit(&self, py: Python<'_>) -> &OrbitSampler {
+        py.detach(|| self.orbit.get_or_init(|| OrbitSampler::new(&self.space)))
+    }
+
+    /// Whether the space is enumerable, decided on first use (an interrupted decision is not
+    /// kept).
+    fn enumerable(&self, py: Python<'_>) -> PyResult<bool> {
+        if let Some(&b) = self.enumerable.get() {
+            return Ok(b);
+        }
+        let b = run_interruptible(py, |cancel| is_enumerable(&self.space, cancel))?;
+        Ok(*self.enumerable.get_or_init(|| b))
     }
 
     /// The enumeration, computed on first use (without the GIL).
-    pub fn enumeration(&self, py: Python<'_>, n_jobs: Option<usize>) -> CoreResult<Arc<Enumeration>> {
+    pub fn enumeration(&self, py: Python<'_>, n_jobs: Option<usize>) -> PyResult<Arc<Enumeration>> {
         if let Some(e) = self.enumeration.get() {
             return Ok(e.clone());
         }
-        let e = Arc::new(py.detach(|| enumerate(&self.space, n_jobs))?);
+        let e = Arc::new(run_interruptible(py, |cancel| enumerate(&self.space, n_jobs, cancel))?);
         Ok(self.enumeration.get_or_init(|| e).clone())
     }
 }
@@ -64,7 +76,9 @@ impl PySearchSpace {
 #[pymethods]
 impl PySearchSpace {
     #[new]
-    fn new(max_vertices: usize, max_edges: usize, ops: Vec<String>) -> PyResult<Self> {
+    fn new(max_vertices: &Bound<'_, PyAny>, max_edges: &Bound<'_, PyAny>, ops: Vec<String>) -> PyResult<Self> {
+        let max_vertices = usize_arg(max_vertices, "max_vertices")?;
+        let max_edges = usize_arg(max_edges, "max_edges")?;
         let mut seen = std::collections::HashSet::new();
         for o in &ops {
             if o == "input" || o == "output" || !seen.insert(o.as_str()) {
@@ -110,14 +124,14 @@ impl PySearchSpace {
     }
 
     /// Whether `enumerate()` accepts this space (at most MAX_LABELLED_CELLS labelled cells).
-    fn is_enumerable(&self) -> bool {
-        self.data.enumerable()
+    fn is_enumerable(&self, py: Python<'_>) -> PyResult<bool> {
+        self.data.enumerable(py)
     }
 
     /// Every unique valid cell, in canonical form, sorted by (vertices, fingerprint). Computed
     /// once per space object, then shared.
     #[pyo3(signature = (n_jobs=None))]
-    fn enumerate(&self, py: Python<'_>, n_jobs: Option<i64>) -> PyResult<PyCellBatch> {
+    fn enumerate(&self, py: Python<'_>, n_jobs: Option<&Bound<'_, PyAny>>) -> PyResult<PyCellBatch> {
         let e = self.data.enumeration(py, jobs(n_jobs)?)?;
         Ok(PyCellBatch { space: self.data.clone(), cells: e.cells.clone() })
     }
@@ -125,19 +139,19 @@ impl PySearchSpace {
     /// Number of unique cells: exact (by enumeration) when enumerable, otherwise the rounded
     /// Monte-Carlo estimate of `estimate_count()` with 1,000,000 samples and seed 0.
     #[pyo3(signature = (n_jobs=None))]
-    fn count(&self, py: Python<'_>, n_jobs: Option<i64>) -> PyResult<u64> {
+    fn count(&self, py: Python<'_>, n_jobs: Option<&Bound<'_, PyAny>>) -> PyResult<u64> {
         let n_jobs = jobs(n_jobs)?;
-        if self.data.enumerable() {
+        if self.data.enumerable(py)? {
             return Ok(self.data.enumeration(py, n_jobs)?.cells.len() as u64);
         }
-        let sp = &self.data.space;
-        let (est, _) = py.detach(|| estimate_count(sp, 1_000_000, 0, n_jobs));
+        let orbit = self.data.orbit(py);
+        let (est, _) = run_interruptible(py, |cancel| estimate_count(orbit, 1_000_000, 0, n_jobs, cancel))?;
         Ok(est.round() as u64)
     }
 
     /// int64 array: entry v is the number of unique cells with exactly v vertices.
     #[pyo3(signature = (n_jobs=None))]
-    fn counts_by_vertices<'py>(&self, py: Python<'py>, n_jobs: Option<i64>) -> PyResult<Bound<'py, PyArray1<i64>>> {
+    fn counts_by_vertices<'py>(&self, py: Python<'py>, n_jobs: Option<&Bound<'_, PyAny>>) -> PyResult<Bound<'py, PyArray1<i64>>> {
         let e = self.data.enumeration(py, jobs(n_jobs)?)?;
         Ok(Array1::from_iter(e.counts.iter().map(|&c| c as i64)).into_pyarray(py))
     }
@@ -145,8 +159,21 @@ impl PySearchSpace {
     /// Monte-Carlo estimate of the number of unique cells and its standard error (orbit-weighted
     /// proposals; exact in expectation). `random_state=None` means seed 0, so that the estimate
     /// is reproducible.
-    #[pyo3(signature = (n_samples=100_000, random_state=None, n_jobs=None))]
-    fn estimate_count(&self, py: Python<'_>, n_samples: usize, random_state: Option<&Bound<'_, PyAny>>, n_jobs: Option<i64>) -> PyResult<(f64, f64)> {
+    #[pyo3(
+        signature = (n_samples=None, random_state=None, n_jobs=None),
+        text_signature = "($self, n_samples=100000, random_state=None, n_jobs=None)"
+    )]
+    fn estimate_count(
+        &self,
+        py: Python<'_>,
+        n_samples: Option<&Bound<'_, PyAny>>,
+        random_state: Option<&Bound<'_, PyAny>>,
+        n_jobs: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<(f64, f64)> {
+        let n_samples = match n_samples {
+            Some(x) if !x.is_none() => usize_arg(x, "n_samples")?,
+            _ => 100_000,
+        };
         if n_samples < 2 {
             return Err(PyValueError::new_err(format!("n_samples = {n_samples}: at least 2 are needed")));
         }
@@ -155,13 +182,13 @@ impl PySearchSpace {
             Some(r) => seed_from(Some(r))?,
         };
         let n_jobs = jobs(n_jobs)?;
-        let sp = &self.data.space;
-        Ok(py.detach(|| estimate_count(sp, n_samples, seed, n_jobs)))
+        let orbit = self.data.orbit(py);
+        run_interruptible(py, |cancel| estimate_count(orbit, n_samples, seed, n_jobs, cancel))
     }
 
     /// int64 positions of the cells in `enumerate()`; -1 for a cell that is not in the space.
     #[pyo3(signature = (cells, n_jobs=None))]
-    fn index_of<'py>(&self, py: Python<'py>, cells: PyRef<'_, PyCellBatch>, n_jobs: Option<i64>) -> PyResult<Bound<'py, PyArray1<i64>>> {
+    fn index_of<'py>(&self, py: Python<'py>, cells: PyRef<'_, PyCellBatch>, n_jobs: Option<&Bound<'_, PyAny>>) -> PyResult<Bound<'py, PyArray1<i64>>> {
         let n_jobs = jobs(n_jobs)?;
         let e = self.data.enumeration(py, n_jobs)?;
         let cs = cells.cells.clone();
@@ -172,24 +199,25 @@ impl PySearchSpace {
     /// The cells at the given positions of `enumerate()` (IndexError when out of range).
     fn cell_at(&self, py: Python<'_>, indices: &Bound<'_, PyAny>) -> PyResult<PyCellBatch> {
         let e = self.data.enumeration(py, None)?;
-        let np = py.import("numpy")?;
-        let arr = np.call_method1("asarray", (indices,))?;
-        let kind: String = arr.getattr("dtype")?.getattr("kind")?.extract()?;
-        if !["i", "u"].contains(&kind.as_str()) && arr.len().unwrap_or(1) != 0 {
-            return Err(pyo3::exceptions::PyTypeError::new_err(format!("indices must be integers, got {}", indices.repr()?)));
-        }
-        let raw = int_list(&arr)?;
         let count = e.cells.len() as u64;
+        let out_of_range = |text: String| PyIndexError::new_err(format!("index {text} is out of range for a space of {count} cells"));
+        let arr = as_array(indices, "indices")?;
+        let kind: String = arr.getattr("dtype")?.getattr("kind")?.extract()?;
+        let size: usize = arr.getattr("size")?.extract()?;
+        if kind == "b" || !(["i", "u", "O"].contains(&kind.as_str()) || size == 0) {
+            return Err(PyTypeError::new_err(format!("indices must be integers, got {}", crate::convert::short_repr(indices))));
+        }
+        let raw = if size == 0 { Vec::new() } else { int_values(&arr, "indices", |_, text| out_of_range(text))? };
         let cells = raw
             .into_iter()
             .map(|i| {
-                if i < 0 || i as u64 >= count {
-                    Err(CoreError::from(SpaceError::IndexOutOfRange { index: i, count }))
+                if i < 0 || i >= count as i128 {
+                    Err(out_of_range(i.to_string()))
                 } else {
                     Ok(e.cells[i as usize])
                 }
             })
-            .collect::<CoreResult<Vec<_>>>()?;
+            .collect::<PyResult<Vec<_>>>()?;
         Ok(self.batch(cells))
     }
 
@@ -201,29 +229,45 @@ impl PySearchSpace {
     fn sample(
         &self,
         py: Python<'_>,
-        n: usize,
+        n: &Bound<'_, PyAny>,
         random_state: Option<&Bound<'_, PyAny>>,
         method: &str,
         replace: bool,
-        n_jobs: Option<i64>,
+        n_jobs: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyCellBatch> {
+        let n = usize_arg(n, "n")?;
         let seed = seed_from(random_state)?;
         let n_jobs = jobs(n_jobs)?;
         let sp = &self.data.space;
-        let cells = match method {
-            "uniform" if self.data.enumerable() => {
+        let orbit = match method {
+            "uniform" if self.data.enumerable(py)? => {
                 let e = self.data.enumeration(py, n_jobs)?;
-                let idx = py.detach(|| sample_indices(e.cells.len() as u64, n, seed, replace, n_jobs)).map_err(CoreError::from)?;
-                idx.into_iter().map(|i| e.cells[i as usize]).collect()
+                let cells = run_interruptible(py, |_| {
+                    let idx = sample_indices(e.cells.len() as u64, n, seed, replace, n_jobs)?;
+                    let mut cells = nasfast_core::limits::vec_with_capacity(idx.len(), "the sampled cells")?;
+                    cells.extend(idx.into_iter().map(|i| e.cells[i as usize]));
+                    Ok(cells)
+                })?;
+                return Ok(self.batch(cells));
             }
-            "uniform" | "orbit" => self.draw_cells(py, n, replace, n_jobs, orbit_draw(sp, seed))?,
-            "rejection" => self.draw_cells(py, n, replace, n_jobs, rejection_draw(sp, seed))?,
+            "uniform" | "orbit" => true,
+            "rejection" => false,
             other => {
                 return Err(PyValueError::new_err(format!(
                     "unknown sampling method {other:?}: expected 'uniform', 'orbit' or 'rejection'"
                 )))
             }
         };
+        let max = if !replace && self.data.enumerable(py)? { Some(self.data.enumeration(py, n_jobs)?.cells.len() as u64) } else { None };
+        let sampler = if orbit { Some(self.data.orbit(py)) } else { None };
+        let cells = run_interruptible(py, |cancel| {
+            match (sampler, replace) {
+                (Some(s), true) => draw_many(n, n_jobs, orbit_draw(s, seed, cancel)),
+                (Some(s), false) => distinct(n, max, n_jobs, cancel, orbit_draw(s, seed, cancel)),
+                (None, true) => draw_many(n, n_jobs, rejection_draw(sp, seed, cancel)),
+                (None, false) => distinct(n, max, n_jobs, cancel, rejection_draw(sp, seed, cancel)),
+            }
+        })?;
         Ok(self.batch(cells))
     }
 
@@ -236,41 +280,38 @@ impl PySearchSpace {
         random_state: Option<&Bound<'_, PyAny>>,
         preset: &str,
         non_isomorphic: bool,
-        n_jobs: Option<i64>,
+        n_jobs: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyCellBatch> {
         let seed = seed_from(random_state)?;
         let n_jobs = jobs(n_jobs)?;
         let preset = Preset::from_name(preset).map_err(CoreError::from)?;
         let sp = &self.data.space;
         let parents = self.checked(&cells)?;
-        let children = py.detach(|| mutate(&parents, sp, preset, non_isomorphic, seed, n_jobs)).map_err(CoreError::from)?;
+        let children = run_interruptible(py, |cancel| mutate(&parents, sp, preset, non_isomorphic, seed, n_jobs, cancel))?;
         Ok(self.batch(children))
     }
 
     /// Every cell within `radius` edits of each cell: one batch of all neighbours (canonical
     /// forms) and int64 offsets, parent i owning rows `offsets[i]:offsets[i + 1]`.
-    #[pyo3(signature = (cells, radius=1, n_jobs=None))]
+    #[pyo3(
+        signature = (cells, radius=None, n_jobs=None),
+        text_signature = "($self, cells, radius=1, n_jobs=None)"
+    )]
     fn neighbours<'py>(
         &self,
         py: Python<'py>,
         cells: PyRef<'_, PyCellBatch>,
-        radius: usize,
-        n_jobs: Option<i64>,
+        radius: Option<&Bound<'_, PyAny>>,
+        n_jobs: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(PyCellBatch, Bound<'py, PyArray1<i64>>)> {
-        if radius == 0 {
-            return Err(PyValueError::new_err("radius = 0: must be at least 1"));
-        }
+        let radius = match radius {
+            Some(r) if !r.is_none() => usize_arg(r, "radius")?,
+            _ => 1,
+        };
         let n_jobs = jobs(n_jobs)?;
         let sp = &self.data.space;
         let parents = self.checked(&cells)?;
-        let per: Vec<Vec<Cell>> = py.detach(|| map_range(parents.len(), n_jobs, |i| neighbours(&parents[i], sp, radius)));
-        let mut offsets = Vec::with_capacity(per.len() + 1);
-        offsets.push(0i64);
-        let mut all = Vec::with_capacity(per.iter().map(|v| v.len()).sum());
-        for v in per {
-            all.extend_from_slice(&v);
-            offsets.push(all.len() as i64);
-        }
+        let (all, offsets) = run_interruptible(py, |cancel| neighbours_batch(&parents, sp, radius, n_jobs, cancel))?;
         Ok((self.batch(all), Array1::from_vec(offsets).into_pyarray(py)))
     }
 
@@ -307,19 +348,6 @@ impl PySearchSpace {
 }
 
 impl PySearchSpace {
-    /// `n` cells from a per-item sampler: item i is `draw(i)`; without replacement, the first
-    /// `n` distinct cells in item order (refused when the space has fewer than `n`).
-    fn draw_cells<F>(&self, py: Python<'_>, n: usize, replace: bool, n_jobs: Option<usize>, draw: F) -> PyResult<Vec<Cell>>
-    where
-        F: Fn(u64) -> Cell + Sync + Send,
-    {
-        if replace {
-            return Ok(py.detach(|| map_range(n, n_jobs, |i| draw(i as u64))));
-        }
-        let max = if self.data.enumerable() { Some(self.data.enumeration(py, n_jobs)?.cells.len() as u64) } else { None };
-        Ok(py.detach(|| distinct(n, max, n_jobs, draw)).map_err(CoreError::from)?)
-    }
-
     /// The cells of a batch, checked against this space (a batch of another space may hold
     /// cells this space does not allow).
     fn checked(&self, cells: &PyCellBatch) -> PyResult<Arc<Vec<Cell>>> {
