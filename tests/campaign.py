@@ -233,11 +233,21 @@ def shaped_rows(draw: st.DrawFn) -> tuple[SearchSpace, np.ndarray, np.ndarray]:
 def batch_rows(rows: tuple[SearchSpace, np.ndarray, np.ndarray]) -> None:
     space, adj, ops = rows
     batch = attempt("batch arrays", lambda: CellBatch.from_arrays(adj, ops, space))
-    expected = [ref.is_valid(a[: _length(o), : _length(o)], [int(x) for x in o[: _length(o)]], space.max_vertices,
-                             space.max_edges, space.num_ops) and _padding_ok(a, o) for a, o in zip(adj, ops)]
+    expected = [_row_ok(a, o, space) for a, o in zip(adj, ops)]
     assert (batch is not None) == all(expected), (expected, batch)
     if batch is not None:
         check_batch(batch, space, len(adj))
+
+
+def _row_ok(adj: np.ndarray, ops: np.ndarray, space: SearchSpace) -> bool:
+    """Whether a padded row is valid, by the official semantics (prune first, then judge the
+    labels and the size of what survives) plus the padding rules of batch arrays."""
+    n = _length(ops)
+    if n < 2 or not _padding_ok(adj, ops) or not np.isin(adj[:n, :n], [0, 1]).all():
+        return False
+    names = [{-1: "input", -2: "output"}.get(int(o), space.ops[o] if 0 <= o < space.num_ops else f"code {o}")
+             for o in ops[:n]]
+    return ref.official_validity(adj[:n, :n], names, space.max_vertices, space.max_edges, space.ops) is True
 
 
 def _length(ops: np.ndarray) -> int:

@@ -70,6 +70,28 @@ impl Enumeration {
     }
 }
 
+impl Enumeration {
+    /// The position of each cell (pruned, any vertex order) in the enumeration, -1 for a cell
+    /// that is not in the space.
+    pub fn index_of_cells(&self, cells: &[Cell], n_jobs: Option<usize>) -> Vec<i64> {
+        crate::par::map_range(cells.len(), n_jobs, |i| self.index_of_canonical(&canonical(&cells[i])).map_or(-1, |x| x as i64))
+    }
+
+    /// The cells at the given positions; [`SpaceError::IndexOutOfRange`] names the first index
+    /// that is not a position.
+    pub fn cells_at(&self, indices: &[i128]) -> Result<Vec<Cell>, SpaceError> {
+        let count = self.cells.len() as u64;
+        let mut out = crate::limits::vec_with_capacity(indices.len(), "the cells")?;
+        for &i in indices {
+            if i < 0 || i >= count as i128 {
+                return Err(SpaceError::IndexOutOfRange { index: i, count });
+            }
+            out.push(self.cells[i as usize]);
+        }
+        Ok(out)
+    }
+}
+
 /// Binomial coefficient as f64 (exact for the small arguments used here).
 pub(crate) fn binomial(n: usize, k: usize) -> f64 {
     if k > n {

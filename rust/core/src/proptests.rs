@@ -344,7 +344,8 @@ fn radius_two_is_the_union_of_neighbours_of_neighbours() {
 #[test]
 fn mutation_children_are_valid_and_deterministic() {
     let space = SearchSpace::nb101();
-    let parents = sample_rejection(&space, 500, 11, Some(1), &Cancel::new()).unwrap();
+    // above the parallel threshold, so that n_jobs = 2 really runs on two threads
+    let parents = sample_rejection(&space, 2 * crate::par::PAR_THRESHOLD + 100, 11, Some(1), &Cancel::new()).unwrap();
     for preset in [Preset::Nb101, Preset::Bananas, Preset::Naslib] {
         let a = mutate(&parents, &space, preset, true, 5, Some(1), &Cancel::new()).unwrap();
         let b = mutate(&parents, &space, preset, true, 5, Some(2), &Cancel::new()).unwrap();

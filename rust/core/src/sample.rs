@@ -26,6 +26,71 @@ use crate::{MAX_OPS, MAX_VERTICES};
 // (MAX_OPS - 1)` slots in one u64.
 const _: () = assert!(MAX_VERTICES - 2 + MAX_OPS - 1 <= 64);
 
+/// How [`sample`] draws cells (module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// Uniform over unique cells: positions in the enumeration when the space is enumerable,
+    /// orbit-weighted rejection otherwise.
+    Uniform,
+    /// Orbit-weighted rejection, always.
+    Orbit,
+    /// The conventional sampler of published code (far from uniform).
+    Rejection,
+}
+
+impl Method {
+    /// The method of a name: `"uniform"`, `"orbit"` or `"rejection"`.
+    pub fn from_name(name: &str) -> Result<Method, SpaceError> {
+        match name {
+            "uniform" => Ok(Method::Uniform),
+            "orbit" => Ok(Method::Orbit),
+            "rejection" => Ok(Method::Rejection),
+            _ => Err(SpaceError::UnknownName {
+                what: "sampling method",
+                value: name.to_string(),
+                expected: "'uniform', 'orbit', 'rejection'".to_string(),
+            }),
+        }
+    }
+}
+
+/// `n` cells of the space drawn with `method`; `replace = false` gives distinct cells (no two
+/// isomorphic), uniform without replacement for the uniform methods. The choice of sampler:
+/// [`Method::Uniform`] draws positions in the enumeration of an enumerable space (computed once
+/// per space) and uses orbit-weighted rejection otherwise; without replacement the number of
+/// unique cells is known in an enumerable space, so a request for more fails at once.
+#[allow(clippy::too_many_arguments)]
+pub fn sample(
+    space: &SearchSpace,
+    n: usize,
+    method: Method,
+    replace: bool,
+    seed: u64,
+    n_jobs: Option<usize>,
+    cancel: &Cancel,
+) -> Result<Vec<Cell>, SpaceError> {
+    check_request("n", n, MAX_BATCH_CELLS, " cells per call (nasfast.MAX_BATCH_CELLS)")?;
+    if method == Method::Uniform && space.is_enumerable(cancel)? {
+        let e = space.enumeration(n_jobs, cancel)?;
+        let idx = sample_indices(e.cells.len() as u64, n, seed, replace, n_jobs)?;
+        let mut cells = vec_with_capacity(idx.len(), "the sampled cells")?;
+        cells.extend(idx.into_iter().map(|i| e.cells[i as usize]));
+        return Ok(cells);
+    }
+    let count = if !replace && space.is_enumerable(cancel)? { Some(space.enumeration(n_jobs, cancel)?.cells.len() as u64) } else { None };
+    if method == Method::Rejection {
+        let draw = rejection_draw(space, seed, cancel);
+        return if replace { draw_many(n, n_jobs, draw) } else { distinct(n, count, n_jobs, cancel, draw) };
+    }
+    let sampler = space.orbit_sampler();
+    let draw = orbit_draw(&sampler, seed, cancel);
+    if replace {
+        draw_many(n, n_jobs, draw)
+    } else {
+        distinct(n, count, n_jobs, cancel, draw)
+    }
+}
+
 /// Attempts per cell of the conventional rejection sampler before it gives up (valid cells can
 /// be vanishingly rare among random matrices of a large space with few edges).
 pub const MAX_REJECTION_TRIES: usize = 1_000_000;
@@ -331,6 +396,9 @@ const ESTIMATE_BLOCK: usize = 4096;
 /// `samples` proposals of orbit-weighted rejection: `(proposals) * mean(1{intact} / t)`. Memory
 /// does not grow with `samples` (at most [`MAX_BATCH_CELLS`]).
 pub fn estimate_count(proposal: &OrbitSampler, samples: usize, seed: u64, n_jobs: Option<usize>, cancel: &Cancel) -> Result<(f64, f64), SpaceError> {
+    if samples < 2 {
+        return Err(SpaceError::BadValue { what: "n_samples", value: samples as i128, rule: "at least 2 are needed" });
+    }
     check_request("n_samples", samples, MAX_BATCH_CELLS, " proposals per call (nasfast.MAX_BATCH_CELLS)")?;
     // (count, mean, sum of squared deviations) per block, merged in block order (Chan et al.)
     let blocks = samples.div_ceil(ESTIMATE_BLOCK);
@@ -367,9 +435,6 @@ pub fn estimate_count(proposal: &OrbitSampler, samples: usize, seed: u64, n_jobs
             count = total;
         }
         first = last;
-    }
-    if count == 0.0 {
-        return Ok((0.0, 0.0));
     }
     let var = m2 / (count - 1.0).max(1.0);
     Ok((proposal.total * mean, proposal.total * (var / count).sqrt()))
@@ -598,6 +663,32 @@ mod tests {
     }
 
     #[test]
+    fn the_choice_of_sampler() {
+        let cancel = Cancel::new();
+        let nb101 = SearchSpace::nb101();
+        // uniform in an enumerable space: positions in the enumeration
+        let e = nb101.enumeration(None, &cancel).unwrap();
+        let idx = sample_indices(e.cells.len() as u64, 50, 9, true, None).unwrap();
+        let by_index: Vec<Cell> = idx.iter().map(|&i| e.cells[i as usize]).collect();
+        assert_eq!(sample(&nb101, 50, Method::Uniform, true, 9, None, &cancel).unwrap(), by_index);
+        // orbit: orbit-weighted rejection even there
+        let orbit = draw_many(50, None, orbit_draw(&nb101.orbit_sampler(), 9, &cancel)).unwrap();
+        assert_eq!(sample(&nb101, 50, Method::Orbit, true, 9, None, &cancel).unwrap(), orbit);
+        // uniform in a space too large to enumerate: orbit-weighted rejection
+        let big = SearchSpace::new(12, 16, (0..5).map(|i| format!("o{i}")).collect()).unwrap();
+        let orbit = draw_many(20, None, orbit_draw(&big.orbit_sampler(), 3, &cancel)).unwrap();
+        assert_eq!(sample(&big, 20, Method::Uniform, true, 3, None, &cancel).unwrap(), orbit);
+        let rejection = draw_many(20, None, rejection_draw(&nb101, 3, &cancel)).unwrap();
+        assert_eq!(sample(&nb101, 20, Method::Rejection, true, 3, None, &cancel).unwrap(), rejection);
+        // without replacement, the count of an enumerable space is known
+        let tiny = SearchSpace::new(16, 2, vec!["a".into()]).unwrap();
+        for m in [Method::Uniform, Method::Orbit, Method::Rejection] {
+            assert_eq!(sample(&tiny, 3, m, false, 0, None, &cancel), Err(SpaceError::NotEnoughCells { count: 2, n: 3 }));
+        }
+        assert!(Method::from_name("gibbs").is_err());
+    }
+
+    #[test]
     fn cancelled_draws_stop() {
         let space = SearchSpace::nb101();
         let cancel = Cancel::new();
@@ -606,6 +697,7 @@ mod tests {
         assert_eq!(sample_rejection(&space, 10, 0, None, &cancel), Err(SpaceError::Interrupted));
         let sampler = OrbitSampler::new(&space);
         assert_eq!(estimate_count(&sampler, 10, 0, None, &cancel), Err(SpaceError::Interrupted));
+        assert!(matches!(estimate_count(&sampler, 1, 0, None, &Cancel::new()), Err(SpaceError::BadValue { value: 1, .. })));
         let draw = orbit_draw(&sampler, 0, &cancel);
         assert_eq!(distinct(10, None, None, &cancel, draw), Err(SpaceError::Interrupted));
     }

@@ -22,6 +22,7 @@ use nasfast_core::mutate::{mutate, neighbours, NeighbourBudget, Preset};
 use nasfast_core::par::Cancel;
 use nasfast_core::sample::{distinct, draw_many, estimate_count, orbit_draw, rejection_draw, OrbitSampler};
 use nasfast_core::space::SearchSpace;
+use nasfast_core::spec::{CellSpec, Label};
 use nasfast_core::{MAX_OPS, MAX_VERTICES};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
@@ -255,13 +256,19 @@ fn assert_member(c: &Cell, s: &SearchSpace) -> Result<(), TestCaseError> {
 }
 
 /// Space parameters with every limit represented: vertices 2..=16, edges from 1 to far beyond
-/// any cell, ops 1..=32.
+/// any cell, ops 1..=32. Edge limits are mostly picked from a few landmarks, so that the
+/// samplers of the largest spaces (up to a second to build) are reused.
 fn space_params() -> impl Strategy<Value = (usize, usize, usize)> {
-    (
-        prop_oneof![2usize..=16, Just(16usize), Just(2usize)],
-        prop_oneof![1usize..=20, 1usize..=130, Just(1usize), Just(1_000_000_000usize)],
-        prop_oneof![1usize..=4, 1usize..=MAX_OPS, Just(MAX_OPS)],
-    )
+    (2usize..=16).prop_flat_map(|v| {
+        (
+            Just(v),
+            prop_oneof![
+                3 => proptest::sample::select(vec![1, 2, v - 1, v, v + 3, 16, 120, 1_000_000_000]),
+                1 => 1usize..=20,
+            ],
+            proptest::sample::select(vec![1, 2, 3, 5, MAX_OPS - 1, MAX_OPS]),
+        )
+    })
 }
 
 // ------------------------------------------------------------------------------------------
@@ -269,7 +276,7 @@ fn space_params() -> impl Strategy<Value = (usize, usize, usize)> {
 
 #[test]
 fn fuzz_campaign() {
-    let areas = 8u32;
+    let areas = 9u32;
     let share = budget() / areas;
     let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
 
@@ -318,6 +325,92 @@ fn fuzz_campaign() {
                     Err(CellError::Disconnected) => prop_assert_eq!(expect, None),
                     Err(_) => prop_assert_eq!(expect, Some(false)),
                 }
+            }
+            Ok(())
+        })
+    }));
+
+    // 1b. cell specs and batch rows: the official semantics (prune first, then judge the labels
+    // and the size of what survives), against a reference written here
+    let label = prop_oneof![
+        4 => (-3i64..=4).prop_map(Label::Code),
+        1 => any::<i64>().prop_map(Label::Code),
+        2 => proptest::sample::select(vec!["input", "output", "op0", "op1", "op2", "zzz", ""]).prop_map(|s| Label::Name(s.to_string())),
+    ];
+    let specs = (0usize..=20, 0u8..=6, proptest::collection::vec(any::<u8>(), 1..=64), proptest::collection::vec(label, 0..=21),
+                 0u8..=9, any::<bool>());
+    counts.insert("cell specs", run_area("cell specs", share, specs, |(n, p, bits, mut labels, flaw, frame)| {
+        let input = (n, p, bits.clone(), labels.clone(), flaw);
+        guarded(&input, |_| {
+            let s = space(7, 9, 3);
+            // an upper-triangular 0/1 matrix, sometimes with one flaw
+            let mut m = vec![0i128; n * n];
+            let mut b = 0;
+            for x in 0..n {
+                for y in x + 1..n {
+                    m[x * n + y] = i128::from(bits[b % bits.len()] % 8 < p);
+                    b += 1;
+                }
+            }
+            if n > 0 && flaw == 0 {
+                m[(bits[0] as usize % n) * n + bits[bits.len() - 1] as usize % n] = 1; // maybe below the diagonal
+            } else if n > 0 && flaw == 1 {
+                m[bits[0] as usize % (n * n)] = 2;
+            }
+            if frame && n >= 2 {
+                labels.resize(n, Label::Code(0));
+                labels[0] = Label::Name("input".into());
+                labels[n - 1] = Label::Code(-2);
+            }
+            let got = CellSpec::new(&[n, n], m.clone(), labels.clone(), &s);
+            // the reference: resolve names, refuse what is malformed whatever pruning does ...
+            let code = |l: &Label| -> Option<i64> {
+                match l {
+                    Label::Code(c) => Some(*c),
+                    Label::Name(x) => s.op_code(x).map(|c| c as i64),
+                }
+            };
+            let malformed = labels.len() != n
+                || n < 2
+                || m.iter().any(|&x| x > 1)
+                || (0..n).any(|i| (0..=i).any(|j| m[i * n + j] != 0))
+                || code(&labels[0]) != Some(-1)
+                || code(&labels[n - 1]) != Some(-2);
+            if malformed {
+                prop_assert!(got.is_err(), "accepted a malformed spec: {:?}", got);
+                return Ok(());
+            }
+            let edges: Vec<(usize, usize)> = (0..n).flat_map(|i| (0..n).map(move |j| (i, j))).filter(|&(i, j)| m[i * n + j] == 1).collect();
+            let Some(live) = ref_live(n, &edges) else {
+                let spec = got.map_err(|e| TestCaseError::fail(format!("refused a disconnected spec: {e}")))?;
+                prop_assert_eq!(spec.validate(&s), Err(CellError::Disconnected));
+                return Ok(());
+            };
+            // ... then the size and the labels of the surviving vertices only
+            let interior_ok = live[1..live.len() - 1].iter().all(|&v| matches!(code(&labels[v]), Some(c) if (0..MAX_OPS as i64).contains(&c)));
+            if live.len() > MAX_VERTICES || !interior_ok {
+                prop_assert!(got.is_err(), "accepted {:?}", got);
+                return Ok(());
+            }
+            let spec = got.map_err(|e| TestCaseError::fail(format!("refused a well-formed spec: {e}")))?;
+            let kept: HashSet<usize> = live.iter().copied().collect();
+            let live_edges = edges.iter().filter(|(a, b)| kept.contains(a) && kept.contains(b)).count();
+            let valid = live.len() <= 7 && live_edges <= 9 && live[1..live.len() - 1].iter().all(|&v| code(&labels[v]).unwrap() < 3);
+            prop_assert_eq!(spec.is_valid(&s), valid);
+            let p = spec.pruned().unwrap();
+            prop_assert_eq!(p.num_vertices(), live.len());
+            prop_assert_eq!(p.num_edges(), live_edges);
+            // a batch row of the same cell (at most 7 vertices, codes only) is judged the same
+            if n <= 7 && labels.iter().all(|l| matches!(code(l), Some(c) if (-2..=i8::MAX as i64).contains(&c))) {
+                let mut adj = vec![0u8; 49];
+                let mut ops = vec![OP_PAD; 7];
+                for (i, j) in &edges {
+                    adj[i * 7 + j] = 1;
+                }
+                for (v, l) in labels.iter().enumerate() {
+                    ops[v] = code(l).unwrap() as i8;
+                }
+                prop_assert_eq!(Cell::from_padded_row(&s, &adj, &ops).is_ok(), valid);
             }
             Ok(())
         })

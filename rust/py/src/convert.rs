@@ -2,7 +2,7 @@
 //! `random_state`, integer arrays and op names. Every refusal names the value as the user gave
 //! it (a Python int is printed exactly, never wrapped or truncated).
 
-use nasfast_core::SearchSpace;
+use nasfast_core::Label;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use numpy::PyReadonlyArrayDyn;
@@ -132,31 +132,23 @@ pub fn jobs(n_jobs: Option<&Bound<'_, PyAny>>) -> PyResult<Option<usize>> {
     }
 }
 
-/// Op codes from a sequence of names or ints, names resolved in `space`.
-pub fn op_codes(ops: &Bound<'_, PyAny>, space: &SearchSpace) -> PyResult<Vec<i8>> {
+/// The op labels of a cell as given: names (str) or codes (int); the core resolves the names.
+pub fn labels(ops: &Bound<'_, PyAny>) -> PyResult<Vec<Label>> {
     if ops.is_instance_of::<PyString>() || ops.is_instance_of::<PyBytes>() {
         return Err(crate::errors::invalid(format!(
             "ops must be a sequence of op names or codes, not a single string: {}",
             short_repr(ops)
         )));
     }
-    let mut codes = Vec::new();
+    let mut out = Vec::new();
     for (v, item) in ops.try_iter()?.enumerate() {
         let item = item?;
         if let Ok(name) = item.extract::<String>() {
-            match space.op_code(&name) {
-                Some(c) => codes.push(c),
-                None => {
-                    return Err(crate::errors::invalid(format!(
-                        "ops[{v}] = {name:?} is not an op of the space: expected 'input', 'output' or one of {:?}",
-                        space.ops()
-                    )))
-                }
-            }
+            out.push(Label::Name(name));
         } else if is_int(&item) {
-            match int_value(&item, "op")? {
-                Some(code) if (-3..=nasfast_core::MAX_OPS as i128).contains(&code) => codes.push(code as i8),
-                _ => return Err(crate::errors::invalid(format!("ops[{v}] = {} is not an op code", short_repr(&item)))),
+            match int_value(&item, "op")?.and_then(|c| i64::try_from(c).ok()) {
+                Some(code) => out.push(Label::Code(code)),
+                None => return Err(crate::errors::invalid(format!("ops[{v}] = {} is not an op code", short_repr(&item)))),
             }
         } else {
             return Err(PyTypeError::new_err(format!(
@@ -165,7 +157,7 @@ pub fn op_codes(ops: &Bound<'_, PyAny>, space: &SearchSpace) -> PyResult<Vec<i8>
             )));
         }
     }
-    Ok(codes)
+    Ok(out)
 }
 
 /// The values of an integer array (any integer dtype, or an object array of Python ints),

@@ -56,9 +56,6 @@ impl From<CoreError> for PyErr {
     }
 }
 
-/// Shorthand for results of the bindings.
-pub type CoreResult<T> = Result<T, CoreError>;
-
 /// An `InvalidCellError` with a message.
 pub fn invalid(msg: impl Into<String>) -> PyErr {
     InvalidCellError::new_err(msg.into())
