@@ -394,7 +394,7 @@ RISKY_SPACE_ARGS = [(16, 120, 32), (16, 15, 1), (16, 16, 32), (16, 10**9, 2), (1
 huge_counts = st.sampled_from([2**30 + 1, 2**30, 10**12, 2**63, 2**64 - 1, 2**64, 2**70, -(2**70), -1])
 
 
-@settings_for(150)
+@settings_for(100)
 @given(args=st.sampled_from(RISKY_SPACE_ARGS), n=st.integers(0, 4), seed=st.integers(0, 2**32),
        method=st.sampled_from(["uniform", "orbit", "rejection"]), replace=st.booleans(), n_jobs=n_jobs_values)
 def extreme_spaces(args: tuple[int, int, int], n: int, seed: int, method: str, replace: bool, n_jobs: Any) -> None:
@@ -417,7 +417,7 @@ def extreme_spaces(args: tuple[int, int, int], n: int, seed: int, method: str, r
     attempt(area, lambda: space.estimate_count(2000, random_state=seed))
 
 
-@settings_for(200)
+@settings_for(120)
 @given(args=st.sampled_from(SPACE_ARGS + RISKY_SPACE_ARGS), n=huge_counts, which=st.sampled_from(
     ["sample", "sample without replacement", "orbit", "rejection", "estimate", "radius", "cell_at", "index", "forest"]))
 def huge_requests(args: tuple[int, int, int], n: int, which: str) -> None:

@@ -205,7 +205,7 @@ def given_cells(draw: st.DrawFn) -> tuple[np.ndarray, list[Any]]:
     return adj, labels
 
 
-@settings(max_examples=1500, deadline=None, derandomize=True, database=None)
+@settings(max_examples=800, deadline=None, derandomize=True, database=None)
 @given(cell=given_cells())
 def test_specs_agree_with_the_official_semantics(cell: tuple[np.ndarray, list[Any]]) -> None:
     adj, labels = cell
@@ -229,7 +229,7 @@ def test_specs_agree_with_the_official_semantics(cell: tuple[np.ndarray, list[An
             spec.validate(NB101)
 
 
-@settings(max_examples=400, deadline=None, derandomize=True, database=None)
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
 @given(rows=st.lists(given_cells(), min_size=1, max_size=4))
 def test_rows_agree_with_specs(rows: list[tuple[np.ndarray, list[Any]]]) -> None:
     """A batch row is judged like the spec of the same cell (rows of at most 7 vertices with

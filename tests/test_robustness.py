@@ -85,6 +85,20 @@ def test_orbit_sampler_is_uniform_and_valid_at_the_limits(args: tuple[int, int, 
         assert ok, f"chi2 {chi2:.1f} with {df} degrees of freedom"
 
 
+def test_predictor_search_in_a_32_op_space() -> None:
+    # the corrupted cells of the 32-op sampler made searches in such spaces panic
+    from nasfast.search import PredictorSearch, RandomSubset
+
+    space = SearchSpace(8, 12, OPS32)
+    for seed in range(1):
+        search = PredictorSearch(space, candidates=RandomSubset(200, refresh=True), n_initial=4, random_state=seed,
+                                 encoding="path-trunc")
+        search.run(lambda cells: float(cells.num_edges[0]), 8)
+        assert search.n_evaluated_ == 8
+        for cell in ref.batch_cells(search.history_.cells):
+            assert ref.is_pruned_valid(cell, 8, 12, 32), cell
+
+
 def test_sampler_at_the_vertex_and_edge_limits_gives_valid_large_cells() -> None:
     # too large to enumerate: every cell must still be valid, and large cells must appear
     for max_edges, k in [(16, 1), (30, 2), (120, 32)]:
@@ -148,7 +162,7 @@ RISKY_CASES: list[tuple[str, str, Any, tuple[str, ...]]] = [
     ("n_jobs 2**70", "result = len(SearchSpace.nb101().sample(3000, n_jobs=2**70, random_state=0))", "ok", ()),
     ("threads stay bounded",
      "import os\ns = SearchSpace.nb101(); s.enumerate()\n"
-     "for j in range(1, 41):\n    s.sample(3000, n_jobs=j); s.neighbours(s.sample(2100), n_jobs=j)\n"
+     "for j in range(1, 41):\n    s.sample(3000, n_jobs=j)\n"
      "result = len(os.listdir('/proc/self/task'))", "ok", ()),
     ("predictor search with random subsets of a tiny space",
      "from nasfast.search import PredictorSearch, RandomSubset\n"
@@ -229,7 +243,7 @@ def test_ctrl_c_stops_long_calls() -> None:
         for name in LONG_CALLS:
             line = next_line(60)
             assert line == f"ready {name}", line
-            time.sleep(0.8)
+            time.sleep(0.4)
             proc.send_signal(signal.SIGINT)
             sent = time.perf_counter()
             line = next_line(10)
