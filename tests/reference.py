@@ -114,6 +114,37 @@ def is_valid(
     )
 
 
+def official_validity(
+    adjacency: npt.ArrayLike, labels: list[str], max_vertices: int, max_edges: int, op_names: list[str]
+) -> Optional[bool]:
+    """How the official API judges a cell given as a square matrix and op names (§2): ``None``
+    when its model-spec constructor refuses it (a matrix that is not square, a number of ops
+    other than its side, an edge on or below the diagonal), otherwise whether the cell is valid:
+    pruned first, then at most ``max_vertices`` vertices and ``max_edges`` edges, the first op
+    ``input``, the last ``output`` and every other op one of ``op_names``. Entries count as
+    edges when they are non-zero, as in the official code."""
+    adj = np.asarray(adjacency)
+    if adj.ndim != 2 or adj.shape[0] != adj.shape[1] or len(labels) != adj.shape[0]:
+        return None
+    edges = adj != 0
+    if np.tril(edges).any():
+        return None
+    if len(labels) < 2:
+        return False
+    pruned = prune(edges.astype(np.uint8), list(range(len(labels))))
+    if pruned is None:
+        return False
+    padj, kept = pruned
+    names = [labels[v] for v in kept]
+    return (
+        len(names) <= max_vertices
+        and int(padj.sum()) <= max_edges
+        and names[0] == "input"
+        and names[-1] == "output"
+        and all(o in op_names for o in names[1:-1])
+    )
+
+
 def is_pruned_valid(cell: Cell, max_vertices: int, max_edges: int, num_ops: int) -> bool:
     """Whether the cell is valid and already equal to its pruned form."""
     adj, ops = cell
