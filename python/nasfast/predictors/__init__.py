@@ -1,11 +1,53 @@
 """Predictors: scikit-learn regressors that score cells from their feature matrices
-(``CellBatch.encode``), and the target transform the search fits them on.
+(``CellBatch.encode``, or :func:`encode` for combined encodings), the target transform the
+search fits them on, and the evaluation that compares them.
 
-- :class:`ForestRegressor`: a random forest fitted and evaluated in the core.
-- :func:`normal_scores`: the rank-based normal-score transform of the targets.
+Predictors (each a scikit-learn regressor: ``fit(X, y)``, ``predict(X)``, ``get_params``):
+
+- :class:`ForestRegressor`: a random forest fitted and evaluated in the core (the search's
+  default predictor).
+- :class:`GBMRegressor`: scikit-learn's histogram gradient boosting with small-data defaults.
+- :class:`GPRegressor`: a Gaussian process (scikit-learn) with chunked fast prediction.
+- :class:`MLPEnsembleRegressor`: the BANANAS ensemble of 5 small networks (numpy).
+- :class:`GCNRegressor`: a graph convolutional network on the adjacency encoding, as in the
+  Neural Predictor (numpy; it needs the space's ``max_vertices`` and ``n_ops``).
+
+**Uncertainty protocol.** A predictor with a natural uncertainty offers it in one form that a
+search can use without special cases:
+
+- ``predict_mean_std(X) -> (mean, std)``, two arrays of shape (rows,): every predictor with an
+  uncertainty (:class:`ForestRegressor`, :class:`MLPEnsembleRegressor`, :class:`GPRegressor`);
+- ``predict_members(X) -> ndarray (rows, members)``: predictors made of members (the trees of
+  :class:`ForestRegressor`, the networks of :class:`MLPEnsembleRegressor`); the mean and
+  standard deviation over the members are ``predict_mean_std``; one member is a Thompson draw;
+- ``sample_y(X, n_samples, random_state) -> ndarray (rows, n_samples)``: joint posterior draws
+  over a set of rows (:class:`GPRegressor`, at most 4,096 rows), for Thompson sampling;
+  ``predict(X, return_std=True)`` also works there, as in scikit-learn.
+
+:class:`GBMRegressor` and :class:`GCNRegressor` are single models without one: a search gets
+their uncertainty from a bootstrap ensemble of clones.
+
+**Targets.** Fit on :func:`normal_scores` of the accuracies rather than the raw values (a few
+failed trainings sit far below the bulk): see the evaluation in the README.
 """
 
+from ._encoding import CORE_ENCODINGS, encode, encoding_dim, encoding_parts
 from ._target import normal_scores
 from .forest import ForestRegressor
+from .gbm import GBMRegressor
+from .gcn import GCNRegressor
+from .gp import GPRegressor
+from .mlp import MLPEnsembleRegressor
 
-__all__ = ["ForestRegressor", "normal_scores"]
+__all__ = [
+    "CORE_ENCODINGS",
+    "ForestRegressor",
+    "GBMRegressor",
+    "GCNRegressor",
+    "GPRegressor",
+    "MLPEnsembleRegressor",
+    "encode",
+    "encoding_dim",
+    "encoding_parts",
+    "normal_scores",
+]
