@@ -120,6 +120,9 @@ def test_gcn_learns_and_is_deterministic(cells: CellBatch, nb101: SearchSpace, g
     assert not np.array_equal(other.params_[0], gcn.params_[0])
     restored = pickle.loads(pickle.dumps(gcn))
     np.testing.assert_array_equal(restored.predict(X[:10]), gcn.predict(X[:10]))
+    # blocks of cells on threads: the same predictions whatever their number
+    many = nb101.sample(20_000, random_state=12).encode("adjacency")
+    np.testing.assert_array_equal(gcn.set_params(n_jobs=1).predict(many), gcn.set_params(n_jobs=3).predict(many))
 
 
 def test_gcn_other_space(rng: np.random.Generator) -> None:
@@ -199,6 +202,8 @@ def test_mlp_ensemble_members_spread_and_learning(cells: CellBatch, nb101: Searc
     with threadpool_limits(limits=1):
         again = MLPEnsembleRegressor(hidden_layer_sizes=(20, 20), epochs=60, random_state=0).fit(X, y)
     np.testing.assert_array_equal(again.predict_members(Xt), members)
+    many = nb101.sample(20_000, random_state=12).encode("path")
+    np.testing.assert_array_equal(model.set_params(n_jobs=1).predict(many), model.set_params(n_jobs=3).predict(many))
 
 
 def test_mlp_parameter_errors(cells: CellBatch) -> None:

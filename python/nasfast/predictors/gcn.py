@@ -21,7 +21,7 @@ matrix workflow, including :class:`~nasfast.search.PredictorSearch` with ``encod
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import numpy.typing as npt
@@ -29,10 +29,12 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
+from ._threads import for_blocks, one_blas_thread
+
 __all__ = ["GCNRegressor", "decode_adjacency_features"]
 
-#: Graphs scored per block in ``predict`` (bounds the activations to a few tens of MB).
-_PREDICT_CHUNK = 16_384
+#: Graphs scored per block in ``predict`` (bounds the activations to a few MB per thread).
+_PREDICT_CHUNK = 8_192
 
 Graphs = tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any]]
 
@@ -234,6 +236,10 @@ class GCNRegressor(RegressorMixin, BaseEstimator):
         L2 penalty on the weights.
     random_state : None, int or RandomState
         Seed of the initial weights and the batch order; the same seed gives the same model.
+    n_jobs : int, optional
+        Threads of ``predict`` (``None`` or -1: all cores), each scoring blocks of cells; the
+        result does not depend on it. Training is sequential (one BLAS thread: its products are
+        too small to share).
 
     Attributes
     ----------
@@ -254,6 +260,11 @@ class GCNRegressor(RegressorMixin, BaseEstimator):
     (2,)
     """
 
+    #: The encoding whose column layout the network reads: a search must pass it every column
+    #: of ``CellBatch.encode("adjacency")`` in order (no column left out, e.g. for being
+    #: constant over the training cells).
+    feature_layout = "adjacency"
+
     def __init__(
         self,
         max_vertices: int = 7,
@@ -266,6 +277,7 @@ class GCNRegressor(RegressorMixin, BaseEstimator):
         learning_rate: float = 3e-3,
         weight_decay: float = 1e-4,
         random_state: Any = None,
+        n_jobs: Optional[int] = None,
     ) -> None:
         self.max_vertices = max_vertices
         self.n_ops = n_ops
@@ -276,6 +288,7 @@ class GCNRegressor(RegressorMixin, BaseEstimator):
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.random_state = random_state
+        self.n_jobs = n_jobs
 
     @staticmethod
     def _int_param(name: str, value: Any, low: int) -> int:
@@ -325,29 +338,30 @@ class GCNRegressor(RegressorMixin, BaseEstimator):
         n = len(target)
         step = 0
         curve = np.empty(epochs)
-        for epoch in range(epochs):
-            order = rng.permutation(n)
-            total = 0.0
-            for a in range(0, n, batch):
-                idx = order[a : a + batch]
-                loss, grads = _loss_and_grad(params, _subset(graphs, idx), target[idx], l2)
-                total += loss * len(idx)
-                step += 1
-                c1, c2 = 1 - b1**step, 1 - b2**step
-                for p, g, mp, vp in zip(params, grads, m, v):
-                    mp *= b1
-                    mp += (1 - b1) * g
-                    vp *= b2
-                    vp += (1 - b2) * (g * g)
-                    p -= (lr / c1) * mp / (np.sqrt(vp / c2) + eps)
-            curve[epoch] = total / n
+        with one_blas_thread():  # products of a batch of 32 cells: threads only cost
+            for epoch in range(epochs):
+                order = rng.permutation(n)
+                total = 0.0
+                for a in range(0, n, batch):
+                    idx = order[a : a + batch]
+                    loss, grads = _loss_and_grad(params, _subset(graphs, idx), target[idx], l2)
+                    total += loss * len(idx)
+                    step += 1
+                    c1, c2 = 1 - b1**step, 1 - b2**step
+                    for p, g, mp, vp in zip(params, grads, m, v):
+                        mp *= b1
+                        mp += (1 - b1) * g
+                        vp *= b2
+                        vp += (1 - b2) * (g * g)
+                        p -= (lr / c1) * mp / (np.sqrt(vp / c2) + eps)
+                curve[epoch] = total / n
         self.params_ = params
         self.loss_curve_ = curve
         self.n_features_in_ = X.shape[1]
         return self
 
     def predict(self, X: npt.ArrayLike) -> npt.NDArray[np.float64]:
-        """The predicted target of every row of ``X`` (scored in blocks of 16,384 cells)."""
+        """The predicted target of every row of ``X`` (blocks of 8,192 cells on ``n_jobs`` threads)."""
         check_is_fitted(self, "params_")
         X = check_array(X, dtype=np.float32)
         if X.shape[1] != self.n_features_in_:
@@ -355,7 +369,9 @@ class GCNRegressor(RegressorMixin, BaseEstimator):
                 f"X has {X.shape[1]} features, but GCNRegressor is expecting {self.n_features_in_} features as input"
             )
         out = np.empty(len(X), dtype=np.float64)
-        for a in range(0, len(X), _PREDICT_CHUNK):
-            raw, _ = _forward(self.params_, self._graphs(X[a : a + _PREDICT_CHUNK]))
-            out[a : a + len(raw)] = raw
+
+        def work(a: int, b: int) -> None:
+            out[a:b] = _forward(self.params_, self._graphs(X[a:b]))[0]
+
+        for_blocks(work, len(X), _PREDICT_CHUNK, self.n_jobs)
         return out * self.y_scale_ + self.y_mean_

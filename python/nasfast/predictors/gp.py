@@ -6,8 +6,8 @@ default kind of kernel (a constant times an isotropic RBF or Matern kernel, plus
 the squared distances between the rows and the training cells are one matrix product. On
 integer features (every encoding of ``CellBatch.encode``: 0/1 bits and path counts) that
 product is computed in float32, which is exact there (every partial sum is an integer below
-2^24), so the kernel values are the float64 ones; other features use float64. Any other kernel is evaluated by
-scikit-learn, block by block.
+2^24), so the kernel values are the float64 ones; other features use float64. Any other
+kernel is evaluated by scikit-learn, block by block.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ as training one network with scikit-learn.
 from __future__ import annotations
 
 import numbers
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -20,10 +20,12 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
+from ._threads import for_blocks, one_blas_thread
+
 __all__ = ["MLPEnsembleRegressor"]
 
 #: Rows scored per block in ``predict`` (bounds the activations of all members).
-_PREDICT_CHUNK = 16_384
+_PREDICT_CHUNK = 8_192
 
 
 def _init_params(
@@ -115,6 +117,10 @@ class MLPEnsembleRegressor(RegressorMixin, BaseEstimator):
         L2 penalty on the weights.
     random_state : None, int or RandomState
         Seed of the initial weights and the batch orders; the same seed gives the same model.
+    n_jobs : int, optional
+        Threads of ``predict`` (``None`` or -1: all cores), each scoring blocks of rows; the
+        result does not depend on it. Training is sequential (one BLAS thread: its products are
+        too small to share).
 
     Attributes
     ----------
@@ -145,6 +151,7 @@ class MLPEnsembleRegressor(RegressorMixin, BaseEstimator):
         learning_rate: float = 0.01,
         weight_decay: float = 0.0,
         random_state: Any = None,
+        n_jobs: Optional[int] = None,
     ) -> None:
         self.n_members = n_members
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -153,6 +160,7 @@ class MLPEnsembleRegressor(RegressorMixin, BaseEstimator):
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.random_state = random_state
+        self.n_jobs = n_jobs
 
     @staticmethod
     def _int_param(name: str, value: Any, low: int) -> int:
@@ -195,22 +203,23 @@ class MLPEnsembleRegressor(RegressorMixin, BaseEstimator):
         n = len(target)
         step = 0
         curve = np.empty((epochs, members))
-        for epoch in range(epochs):
-            orders = np.stack([rng.permutation(n) for _ in range(members)])
-            total = np.zeros(members)
-            for a in range(0, n, batch):
-                idx = orders[:, a : a + batch]
-                losses, grads = _loss_and_grad(params, X[idx], target[idx], l2)
-                total += losses * idx.shape[1]
-                step += 1
-                c1, c2 = 1 - b1**step, 1 - b2**step
-                for p, g, mp, vp in zip(params, grads, m, v):
-                    mp *= b1
-                    mp += (1 - b1) * g
-                    vp *= b2
-                    vp += (1 - b2) * (g * g)
-                    p -= (lr / c1) * mp / (np.sqrt(vp / c2) + eps)
-            curve[epoch] = total / n
+        with one_blas_thread():  # products of a batch of 32 rows: threads only cost
+            for epoch in range(epochs):
+                orders = np.stack([rng.permutation(n) for _ in range(members)])
+                total = np.zeros(members)
+                for a in range(0, n, batch):
+                    idx = orders[:, a : a + batch]
+                    losses, grads = _loss_and_grad(params, X[idx], target[idx], l2)
+                    total += losses * idx.shape[1]
+                    step += 1
+                    c1, c2 = 1 - b1**step, 1 - b2**step
+                    for p, g, mp, vp in zip(params, grads, m, v):
+                        mp *= b1
+                        mp += (1 - b1) * g
+                        vp *= b2
+                        vp += (1 - b2) * (g * g)
+                        p -= (lr / c1) * mp / (np.sqrt(vp / c2) + eps)
+                curve[epoch] = total / n
         self.params_ = params
         self.loss_curve_ = curve
         self.n_features_in_ = X.shape[1]
@@ -225,9 +234,11 @@ class MLPEnsembleRegressor(RegressorMixin, BaseEstimator):
                 f"X has {X.shape[1]} features, but MLPEnsembleRegressor is expecting {self.n_features_in_} features as input"
             )
         out = np.empty((len(X), self.params_[0].shape[0]), dtype=np.float64)
-        for a in range(0, len(X), _PREDICT_CHUNK):
-            raw, _ = _forward(self.params_, X[a : a + _PREDICT_CHUNK])
-            out[a : a + raw.shape[1]] = raw.T
+
+        def work(a: int, b: int) -> None:
+            out[a:b] = _forward(self.params_, X[a:b])[0].T
+
+        for_blocks(work, len(X), _PREDICT_CHUNK, self.n_jobs)
         return out * self.y_scale_ + self.y_mean_
 
     def predict_mean_std(self, X: npt.ArrayLike) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
