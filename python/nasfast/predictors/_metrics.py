@@ -54,7 +54,7 @@ def top_precision(y_true: npt.ArrayLike, y_pred: npt.ArrayLike, fraction: float 
 
     Examples
     --------
-    >>> top_precision([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [10, 9, 1, 2, 3, 4, 5, 6, 7, 8], fraction=0.2)
+    >>> top_precision([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [10, 1, 2, 3, 4, 5, 6, 7, 8, 9], fraction=0.2)
     0.5
     """
     t, p = _pair(y_true, y_pred)
