@@ -249,6 +249,13 @@ class GCNRegressor(RegressorMixin, BaseEstimator):
         The mean training loss of every epoch (on the standardised targets).
     n_features_in_ : int
 
+    Notes
+    -----
+    scikit-learn's ``check_estimator`` does not apply: its checks fit on random continuous
+    matrices, which are not adjacency encodings and are refused with a ``ValueError``. The
+    estimator conventions (``get_params``, ``clone``, pickling, determinism) are tested
+    directly.
+
     Examples
     --------
     >>> from nasfast import SearchSpace
