@@ -364,3 +364,82 @@ def path_encoding_reference(matrix: Matrix, labels: list[int]) -> npt.NDArray[np
             code = code * NUM_OPS + op
         encoding[(NUM_OPS ** len(path) - 1) // (NUM_OPS - 1) + code] = 1.0
     return encoding
+
+
+# ------------------------------------------------------------------------ graph network (GCN)
+
+
+Params = list[npt.NDArray[np.float32]]
+
+
+def gcn_graph(matrix: Matrix, labels: list[int], num_ops: int = NUM_OPS) -> tuple[npt.NDArray[np.float32], ...]:
+    """One cell's inputs to the graph network: one-hot labels (input, output, ops), the
+    row-normalised ``A^T + I`` (each vertex and its predecessors) and ``A + I`` (its successors)."""
+    n = len(labels)
+    h = np.zeros((n, num_ops + 2), dtype=np.float32)
+    for v, label in enumerate(labels):
+        h[v, 0 if label == INPUT else 1 if label == OUTPUT else 2 + label] = 1.0
+    a = np.asarray(matrix, dtype=np.float32)
+    fwd = a.T + np.eye(n, dtype=np.float32)
+    bwd = a + np.eye(n, dtype=np.float32)
+    return h, fwd / fwd.sum(axis=1, keepdims=True), bwd / bwd.sum(axis=1, keepdims=True)
+
+
+def gcn_forward_graph(graph: tuple[npt.NDArray[np.float32], ...], params: Params) -> tuple[float, list[tuple[npt.NDArray[np.float32], ...]], npt.NDArray[np.float32]]:
+    """Output of the network for one cell (layers ``(relu(F H Wf) + relu(B H Wb)) / 2``, mean
+    over the vertices, linear head), with what the backward pass needs."""
+    h, fwd, bwd = graph
+    cache = []
+    for layer in range((len(params) - 2) // 2):
+        zf = fwd @ h @ params[2 * layer]
+        zb = bwd @ h @ params[2 * layer + 1]
+        cache.append((h, zf, zb))
+        h = 0.5 * (np.maximum(zf, 0) + np.maximum(zb, 0))
+    pooled = h.mean(axis=0)
+    return float(pooled @ params[-2] + params[-1][0]), cache, pooled
+
+
+def gcn_fit_per_graph(
+    cells: list[Cell], y: npt.NDArray[np.float32], params: Params, orders: list[npt.NDArray[np.int64]],
+    batch_size: int, learning_rate: float, weight_decay: float,
+) -> Params:
+    """Adam on mini-batches (the cells of ``orders[epoch]`` in slices of ``batch_size``), one
+    cell at a time: forward, backward and gradient sums in plain numpy per graph. The loss of a
+    batch is the mean squared error plus ``weight_decay / 2`` times the squared weights."""
+    graphs = [gcn_graph(m, labels) for m, labels in cells]
+    params = [p.copy() for p in params]
+    m1 = [np.zeros_like(p) for p in params]
+    m2 = [np.zeros_like(p) for p in params]
+    step = 0
+    for order in orders:
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            grads = [np.zeros_like(p) for p in params]
+            for i in batch:
+                out, cache, pooled = gcn_forward_graph(graphs[i], params)
+                d_out = 2.0 * (out - float(y[i])) / len(batch)
+                grads[-2] += d_out * pooled
+                grads[-1][0] += d_out
+                h_last_grad = np.tile(d_out * params[-2] / len(cache[0][0]), (len(cache[0][0]), 1))
+                _, fwd, bwd = graphs[i]
+                dh = h_last_grad
+                for layer in reversed(range(len(cache))):
+                    h, zf, zb = cache[layer]
+                    dzf = 0.5 * dh * (zf > 0)
+                    dzb = 0.5 * dh * (zb > 0)
+                    grads[2 * layer] += (fwd @ h).T @ dzf
+                    grads[2 * layer + 1] += (bwd @ h).T @ dzb
+                    dh = fwd.T @ dzf @ params[2 * layer].T + bwd.T @ dzb @ params[2 * layer + 1].T
+            for k in range(len(params) - 1):
+                grads[k] += weight_decay * params[k]
+            step += 1
+            for p, g, a, b in zip(params, grads, m1, m2):
+                a[:] = 0.9 * a + 0.1 * g
+                b[:] = 0.999 * b + 0.001 * g * g
+                p -= learning_rate / (1 - 0.9**step) * a / (np.sqrt(b / (1 - 0.999**step)) + 1e-8)
+    return params
+
+
+def gcn_predict_per_graph(cells: list[Cell], params: Params) -> npt.NDArray[np.float64]:
+    """The network's output for every cell, one cell at a time."""
+    return np.array([gcn_forward_graph(gcn_graph(m, labels), params)[0] for m, labels in cells])

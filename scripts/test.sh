@@ -29,8 +29,8 @@ echo "== install the wheel with its test extras"
 "$venv/bin/python" -m pip install --quiet "${wheel}[test]"
 (cd /tmp && "$venv/bin/python" -c "import nasfast; s = nasfast.SearchSpace.nb101(); print('import ok:', nasfast.__version__, nasfast._core.BUILD_PROFILE, len(s.sample(10, random_state=0)), 'cells sampled')")
 
-echo "== cargo test (core)"
-cargo test --locked -p nasfast-core
+echo "== cargo test (core; the fuzz campaign runs for NASFAST_FUZZ_SECONDS and prints its counts)"
+NASFAST_FUZZ_SECONDS="${NASFAST_FUZZ_SECONDS:-15}" cargo test --locked -p nasfast-core -- --nocapture
 
 echo "== pytest against the installed wheel"
 "$venv/bin/python" -m pytest tests -q -p no:cacheprovider

@@ -79,3 +79,16 @@ def make_batch() -> Callable[[list[ref.Cell], SearchSpace], CellBatch]:
         return CellBatch.from_arrays(adj, ops, space)
 
     return make
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Prints the cases the robustness campaign tried, per area."""
+    import sys
+
+    campaign = sys.modules.get("campaign")
+    counts = getattr(campaign, "COUNTS", None)
+    if counts:
+        terminalreporter.section("robustness campaign: cases tried per area")
+        for area, count in sorted(counts.items()):
+            terminalreporter.write_line(f"{area:32s} {count:8d}")
+        terminalreporter.write_line(f"{'total':32s} {sum(counts.values()):8d}")

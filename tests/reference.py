@@ -114,6 +114,37 @@ def is_valid(
     )
 
 
+def official_validity(
+    adjacency: npt.ArrayLike, labels: list[str], max_vertices: int, max_edges: int, op_names: list[str]
+) -> Optional[bool]:
+    """How the official API judges a cell given as a square matrix and op names (§2): ``None``
+    when its model-spec constructor refuses it (a matrix that is not square, a number of ops
+    other than its side, an edge on or below the diagonal), otherwise whether the cell is valid:
+    pruned first, then at most ``max_vertices`` vertices and ``max_edges`` edges, the first op
+    ``input``, the last ``output`` and every other op one of ``op_names``. Entries count as
+    edges when they are non-zero, as in the official code."""
+    adj = np.asarray(adjacency)
+    if adj.ndim != 2 or adj.shape[0] != adj.shape[1] or len(labels) != adj.shape[0]:
+        return None
+    edges = adj != 0
+    if np.tril(edges).any():
+        return None
+    if len(labels) < 2:
+        return False
+    pruned = prune(edges.astype(np.uint8), list(range(len(labels))))
+    if pruned is None:
+        return False
+    padj, kept = pruned
+    names = [labels[v] for v in kept]
+    return (
+        len(names) <= max_vertices
+        and int(padj.sum()) <= max_edges
+        and names[0] == "input"
+        and names[-1] == "output"
+        and all(o in op_names for o in names[1:-1])
+    )
+
+
 def is_pruned_valid(cell: Cell, max_vertices: int, max_edges: int, num_ops: int) -> bool:
     """Whether the cell is valid and already equal to its pruned form."""
     adj, ops = cell
@@ -546,3 +577,66 @@ def spec_cell(spec: object) -> Cell:
     """A single cell object (``adjacency`` matrix, ``ops`` codes) as a cell."""
     adj = np.asarray(spec.adjacency, dtype=np.uint8)  # type: ignore[attr-defined]
     return adj, [int(o) for o in spec.ops]  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------------------------
+# predictors
+
+
+def gcn_forward(cell: Cell, params: list[npt.NDArray[Any]]) -> float:
+    """The output of the graph network of ``nasfast.predictors.GCNRegressor`` for one cell, from
+    its documented definition, on the cell itself (no padding, no encoding): vertex features are
+    one-hot labels (input, output, then the ops); each layer is
+    ``(relu(F H Wf) + relu(B H Wb)) / 2`` with ``F`` the row-normalised ``A^T + I`` (a vertex and
+    its predecessors) and ``B`` the row-normalised ``A + I`` (a vertex and its successors); then
+    the mean over the vertices and ``w . h + b``. ``params`` is ``[Wf_1, Wb_1, ..., w, [b]]``
+    (the standardised output, before the target scale is undone)."""
+    adj, ops = cell
+    a = np.asarray(adj, dtype=np.float64)
+    n = len(ops)
+    num_labels = params[0].shape[0]
+    h = np.zeros((n, num_labels))
+    for v, o in enumerate(ops):
+        h[v, 0 if o == OP_INPUT else 1 if o == OP_OUTPUT else 2 + o] = 1.0
+    fwd = a.T + np.eye(n)
+    bwd = a + np.eye(n)
+    fwd /= fwd.sum(axis=1, keepdims=True)
+    bwd /= bwd.sum(axis=1, keepdims=True)
+    layers = (len(params) - 2) // 2
+    for layer in range(layers):
+        wf = np.asarray(params[2 * layer], dtype=np.float64)
+        wb = np.asarray(params[2 * layer + 1], dtype=np.float64)
+        h = 0.5 * (np.maximum(fwd @ h @ wf, 0.0) + np.maximum(bwd @ h @ wb, 0.0))
+    return float(h.mean(axis=0) @ np.asarray(params[-2], dtype=np.float64) + float(params[-1][0]))
+
+
+def kendall_tau_b(x: npt.ArrayLike, y: npt.ArrayLike) -> float:
+    """Kendall's tau-b by counting every pair: (concordant - discordant) / sqrt((n0 - ties in x)
+    * (n0 - ties in y)), n0 the number of pairs."""
+    a, b = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    conc = disc = tx = ty = 0
+    n = len(a)
+    for i in range(n):
+        for j in range(i + 1, n):
+            dx, dy = np.sign(a[i] - a[j]), np.sign(b[i] - b[j])
+            if dx == 0:
+                tx += 1
+            if dy == 0:
+                ty += 1
+            if dx * dy > 0:
+                conc += 1
+            elif dx * dy < 0:
+                disc += 1
+    n0 = n * (n - 1) // 2
+    return (conc - disc) / float(np.sqrt((n0 - tx) * (n0 - ty)))
+
+
+def average_ranks(x: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Ranks 1..n, tied values sharing the mean of their ranks."""
+    a = np.asarray(x, dtype=np.float64)
+    ranks = np.empty(len(a))
+    for i, v in enumerate(a):
+        below = float(np.sum(a < v))
+        equal = float(np.sum(a == v))
+        ranks[i] = below + (equal + 1.0) / 2.0
+    return ranks

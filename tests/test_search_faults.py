@@ -504,3 +504,18 @@ def test_sigkill_at_random_points_then_resume(tmp_path: Path, space5: SearchSpac
         s = _search(space5).run(CellRule(table, fail=20), budget, journal=journal, resume=True)
     assert s.history_.equals(_search(space5).run(CellRule(table, fail=20), budget).history_)
     print(f"SIGKILL: exit codes {codes}, journal sizes after each kill {sizes} bytes")
+
+
+def test_a_newline_over_the_first_byte_of_a_line_is_refused_naming_that_line(
+    tmp_path: Path, space5: SearchSpace, table: Table, faulty: tuple[bytes, History]
+) -> None:
+    """A newline written over a line's first byte leaves an empty line and a line without its
+    opening brace: the empty line is the damage, named by its own number (an empty line used to
+    be skipped, so the error named the next line)."""
+    data, _ = faulty
+    path = tmp_path / "j.jsonl"
+    starts = [i + 1 for i, b in enumerate(data[:-1]) if b == ord("\n")]
+    for start in starts[1:4]:
+        put(path, data[:start] + b"\n" + data[start + 1 :])
+        with pytest.raises(JournalCorruptError, match=f"line {_line_of(data, start)} is damaged"):
+            _resume(space5, table, path)

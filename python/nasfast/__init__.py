@@ -15,7 +15,9 @@ import importlib
 from typing import Any
 
 from nasfast._core import (
+    MAX_BATCH_CELLS,
     MAX_LABELLED_CELLS,
+    MAX_NEIGHBOURS,
     MAX_OPS,
     MAX_VERTICES,
     OP_INPUT,
@@ -31,7 +33,9 @@ from nasfast._core import (
 )
 
 __all__ = [
+    "MAX_BATCH_CELLS",
     "MAX_LABELLED_CELLS",
+    "MAX_NEIGHBOURS",
     "MAX_OPS",
     "MAX_VERTICES",
     "OP_INPUT",

@@ -11,7 +11,9 @@ import numpy.typing as npt
 __version__: str
 __all__ = [
     "BUILD_PROFILE",
+    "MAX_BATCH_CELLS",
     "MAX_LABELLED_CELLS",
+    "MAX_NEIGHBOURS",
     "MAX_OPS",
     "MAX_VERTICES",
     "OP_INPUT",
@@ -42,6 +44,10 @@ MAX_VERTICES: int
 MAX_OPS: int
 #: Enumeration is refused when a space has more labelled cells than this.
 MAX_LABELLED_CELLS: int
+#: The largest number of cells (or Monte-Carlo proposals) one call may draw or return.
+MAX_BATCH_CELLS: int
+#: The largest number of cells one ``neighbours`` call may return for all its parents.
+MAX_NEIGHBOURS: int
 
 _RandomState = Union[None, int, np.integer, np.random.Generator, np.random.RandomState]
 _EncodingKind = Literal["adjacency", "path", "path-trunc", "path-count"]
@@ -126,7 +132,7 @@ class CellSpec:
     @property
     def adjacency(self) -> npt.NDArray[np.uint8]: ...
     @property
-    def ops(self) -> list[int]: ...
+    def ops(self) -> list[Union[int, str]]: ...
     @property
     def num_vertices(self) -> int: ...
     @property

@@ -77,9 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=_space_command)
     from nasfast.benchmarks.cli import add_subparsers as add_bench
     from nasfast.experiment.cli import add_subparsers as add_experiment
+    from nasfast.predictors.cli import add_subparsers as add_predictors
 
     add_bench(sub)
     add_experiment(sub)
+    add_predictors(sub)
     return parser
 
 

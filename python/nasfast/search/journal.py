@@ -266,9 +266,8 @@ class Journal:
                 self.truncated = bool(line)
                 break
             pos += len(line) + 1
-            if not line.strip():
-                good_end = pos
-                continue
+            # an empty line is damage too (the writer never writes one): a newline written over
+            # a line's first byte must be refused, not skipped
             rec, crc = _parse_line(self.path, k, line, crc)
             if rec["type"] == "ask":
                 cells_asked += len(rec["cells"])

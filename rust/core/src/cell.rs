@@ -58,14 +58,14 @@ impl Cell {
             cell.ops[i] = ops[i];
         }
         if ops[0] != OP_INPUT {
-            return Err(CellError::BadInputOp { value: ops[0] as i64 });
+            return Err(CellError::BadInputOp { value: ops[0].to_string() });
         }
         if ops[n - 1] != OP_OUTPUT {
-            return Err(CellError::BadOutputOp { vertex: n - 1, value: ops[n - 1] as i64 });
+            return Err(CellError::BadOutputOp { vertex: n - 1, value: ops[n - 1].to_string() });
         }
         for (v, &op) in ops.iter().enumerate().take(n - 1).skip(1) {
             if op < 0 {
-                return Err(CellError::UnknownOp { vertex: v, value: op as i64, num_ops: crate::MAX_OPS });
+                return Err(CellError::UnknownOp { vertex: v, value: op as i128, num_ops: crate::MAX_OPS });
             }
         }
         Ok(cell)
@@ -90,7 +90,7 @@ impl Cell {
                         }
                         out[i] |= 1 << j;
                     }
-                    v => return Err(CellError::NotBinary { i, j, value: v as i64 }),
+                    v => return Err(CellError::NotBinary { i, j, value: v as i128 }),
                 }
             }
         }
@@ -260,7 +260,7 @@ impl Cell {
         for v in 1..n - 1 {
             let op = self.ops[v];
             if op < 0 || op as usize >= k {
-                return Err(CellError::UnknownOp { vertex: v, value: op as i64, num_ops: k });
+                return Err(CellError::UnknownOp { vertex: v, value: op as i128, num_ops: k });
             }
         }
         Ok(())
@@ -348,10 +348,33 @@ mod tests {
     }
 
     #[test]
+    fn padded_rows() {
+        let space = SearchSpace::nb101();
+        let mut adj = [0u8; 49];
+        let mut ops = [OP_PAD; 7];
+        // 0 -> 1 -> 2 in a 7-wide row
+        adj[1] = 1;
+        adj[7 + 2] = 1;
+        ops[..3].copy_from_slice(&[-1, 0, -2]);
+        let c = Cell::from_padded_row(&space, &adj, &ops).unwrap();
+        assert_eq!((c.num_vertices(), c.num_edges()), (3, 2));
+        let mut bad = ops;
+        bad[5] = 1;
+        assert!(matches!(Cell::from_padded_row(&space, &adj, &bad), Err(CellError::BadPadding { .. })));
+        let mut bad = adj;
+        bad[2 * 7 + 4] = 1;
+        assert!(matches!(Cell::from_padded_row(&space, &bad, &ops), Err(CellError::BadPadding { .. })));
+        let mut bad = adj;
+        bad[7 + 2] = 3;
+        assert_eq!(Cell::from_padded_row(&space, &bad, &ops), Err(CellError::NotBinary { i: 1, j: 2, value: 3 }));
+        assert!(matches!(Cell::from_padded_row(&space, &adj[..48], &ops), Err(CellError::Shape(_))));
+    }
+
+    #[test]
     fn structural_errors() {
         assert!(matches!(Cell::from_dense(2, &[0, 1, 1, 0], &[-1, -2]), Err(CellError::NotUpperTriangular { i: 1, j: 0 })));
         assert!(matches!(Cell::from_dense(2, &[0, 2, 0, 0], &[-1, -2]), Err(CellError::NotBinary { value: 2, .. })));
-        assert!(matches!(Cell::from_dense(2, &[0, 1, 0, 0], &[0, -2]), Err(CellError::BadInputOp { value: 0 })));
+        assert!(matches!(Cell::from_dense(2, &[0, 1, 0, 0], &[0, -2]), Err(CellError::BadInputOp { .. })));
         assert!(matches!(Cell::from_dense(1, &[0], &[-1]), Err(CellError::TooFewVertices { n: 1 })));
     }
 }

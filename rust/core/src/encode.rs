@@ -80,6 +80,16 @@ impl Encoding {
     }
 }
 
+/// The encodings of `cells`, row-major (`cells.len() x kind.dim(space)`), with the output sized
+/// before it is allocated.
+pub fn encode_batch(kind: Encoding, space: &SearchSpace, cells: &[Cell], n_jobs: Option<usize>) -> Result<Vec<f32>, SpaceError> {
+    let d = kind.dim(space)?;
+    let len = crate::limits::product(cells.len(), d, std::mem::size_of::<f32>(), "the encoded features")?;
+    let mut feats = crate::limits::vec_filled(len, 0f32, "the encoded features")?;
+    crate::par::fill_rows(&mut feats, d, n_jobs, |i, row| encode_into(kind, space, &cells[i], row));
+    Ok(feats)
+}
+
 /// Writes the encoding of `cell` into `row` (length `kind.dim(space)`, zeroed by the caller).
 pub fn encode_into(kind: Encoding, space: &SearchSpace, cell: &Cell, row: &mut [f32]) {
     let n = cell.num_vertices();

@@ -54,7 +54,12 @@ pub enum ForestError {
     ColumnOutOfRange { feature: usize, column: usize, n_columns: usize },
     #[error("rows[{position}] = {row} is out of range for {n_rows} packed rows")]
     RowOutOfRange { position: usize, row: usize, n_rows: usize },
+    #[error("cannot allocate {bytes} bytes for {what}")]
+    OutOfMemory { what: &'static str, bytes: u128 },
 }
+
+/// The largest number of trees a forest may have.
+pub const MAX_ESTIMATORS: usize = 100_000;
 
 /// How a forest is grown.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,6 +89,9 @@ impl ForestParams {
         let bad = |name, value: usize, rule| Err(ForestError::BadParam { name, value: value.to_string(), rule });
         if self.n_estimators == 0 {
             return bad("n_estimators", 0, "must be at least 1");
+        }
+        if self.n_estimators > MAX_ESTIMATORS {
+            return bad("n_estimators", self.n_estimators, "must be at most 100000 (nasfast_core::forest::MAX_ESTIMATORS)");
         }
         if let Some(m) = self.max_features {
             if m == 0 || m > n_features {
@@ -570,7 +578,9 @@ impl Forest {
     pub fn predict_members(&self, x: &[f32], n_cols: usize, n_jobs: Option<usize>) -> Result<Vec<f64>, ForestError> {
         let rows = self.rows(x, n_cols)?;
         let (d, t) = (self.n_features, self.n_estimators());
-        let mut out = vec![0.0; rows * t];
+        let mut out = crate::limits::product(rows, t, 8, "the tree predictions")
+            .and_then(|len| crate::limits::vec_filled(len, 0.0, "the tree predictions"))
+            .map_err(|_| ForestError::OutOfMemory { what: "the tree predictions", bytes: rows as u128 * t as u128 * 8 })?;
         fill_rows(&mut out, t, n_jobs, |i, o| {
             let row = &x[i * d..(i + 1) * d];
             for (k, v) in o.iter_mut().enumerate() {

@@ -35,9 +35,12 @@
 use crate::canon::canonical;
 use crate::cell::{Cell, OP_PAD};
 use crate::error::SpaceError;
+use crate::limits::{reserve, MAX_NEIGHBOURS};
+use crate::par::{map_range, try_map_range, Cancel};
 use crate::rng::{item_seed, Rng};
 use crate::space::SearchSpace;
 use crate::MAX_VERTICES;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The mutation operators of the anchors (module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,14 +83,16 @@ impl Preset {
 /// Attempts per child before giving up (only reachable in degenerate spaces).
 pub const MAX_TRIES: usize = 100_000;
 
-/// One child of `parent` (a pruned valid cell) drawn with `rng` (module docs).
+/// One child of `parent` (a pruned valid cell) drawn with `rng` (module docs); `Ok(None)` when
+/// [`MAX_TRIES`] draws gave no acceptable child.
 pub fn mutate_one(
     parent: &Cell,
     space: &SearchSpace,
     preset: Preset,
     non_isomorphic: bool,
     rng: &mut Rng,
-) -> Option<Cell> {
+    cancel: &Cancel,
+) -> Result<Option<Cell>, SpaceError> {
     let v = space.max_vertices();
     let n = parent.num_vertices();
     let k = space.num_ops() as u64;
@@ -109,7 +114,10 @@ pub fn mutate_one(
         *slot = rng.below(k) as i8;
     }
     let parent_canon = if non_isomorphic { Some(canonical(parent)) } else { None };
-    for _ in 0..MAX_TRIES {
+    for attempt in 0..MAX_TRIES {
+        if attempt % 256 == 255 {
+            cancel.check()?;
+        }
         let mut out = base_out;
         let mut ops = base_ops;
         for (x, row) in out.iter_mut().enumerate().take(v - 1) {
@@ -131,11 +139,11 @@ pub fn mutate_one(
         if let Ok(p) = child.validate(space) {
             match &parent_canon {
                 Some(pc) if canonical(&p) == *pc => continue,
-                _ => return Some(p),
+                _ => return Ok(Some(p)),
             }
         }
     }
-    None
+    Ok(None)
 }
 
 /// One child per parent; child i uses the generator seeded with `item_seed(seed, i)`.
@@ -146,10 +154,12 @@ pub fn mutate(
     non_isomorphic: bool,
     seed: u64,
     n_jobs: Option<usize>,
+    cancel: &Cancel,
 ) -> Result<Vec<Cell>, SpaceError> {
-    crate::par::try_map_range(parents.len(), n_jobs, |i| {
+    try_map_range(parents.len(), n_jobs, |i| {
+        cancel.check()?;
         let mut rng = Rng::new(item_seed(seed, i as u64));
-        mutate_one(&parents[i], space, preset, non_isomorphic, &mut rng)
+        mutate_one(&parents[i], space, preset, non_isomorphic, &mut rng, cancel)?
             .ok_or(SpaceError::NoValidChild { row: i, tries: MAX_TRIES })
     })
 }
@@ -295,29 +305,157 @@ pub fn neighbours_one(cell: &Cell, space: &SearchSpace) -> Vec<Cell> {
     found
 }
 
+/// A shared allowance of neighbours for one call: parents draw from it as they find
+/// neighbours, and every parent stops once the call as a whole has found more than the limit.
+/// Whether the limit is exceeded depends only on the total, never on thread timing.
+#[derive(Debug)]
+pub struct NeighbourBudget {
+    found: AtomicUsize,
+    limit: usize,
+}
+
+impl NeighbourBudget {
+    /// An allowance of `limit` neighbours.
+    pub fn new(limit: usize) -> NeighbourBudget {
+        NeighbourBudget { found: AtomicUsize::new(0), limit }
+    }
+
+    /// Records `n` more neighbours; `false` once the total is above the limit.
+    fn take(&self, n: usize) -> bool {
+        self.found.fetch_add(n, Ordering::Relaxed).saturating_add(n) <= self.limit
+    }
+}
+
+/// Frontier cells expanded together: their neighbourhoods are computed in parallel, then
+/// merged in order (so the result does not depend on the number of threads), then the budget and
+/// the cancellation flag are checked.
+const FRONTIER_CHUNK: usize = 4096;
+
 /// Every cell within `radius` edits of `cell`, in canonical form, without duplicates and
 /// without the cell's own class: radius-1 neighbours first, then those first reached at
-/// distance 2, and so on.
-pub fn neighbours(cell: &Cell, space: &SearchSpace, radius: usize) -> Vec<Cell> {
+/// distance 2, and so on. The search ends when no new cell is found (so any radius larger than
+/// the space's diameter gives the whole connected component), when `budget` runs out
+/// ([`SpaceError::TooManyNeighbours`], reported with `parents`) or when `cancel` is set.
+#[allow(clippy::too_many_arguments)]
+pub fn neighbours(
+    cell: &Cell,
+    space: &SearchSpace,
+    radius: usize,
+    budget: &NeighbourBudget,
+    parents: usize,
+    n_jobs: Option<usize>,
+    cancel: &Cancel,
+) -> Result<Vec<Cell>, SpaceError> {
+    let too_many = || SpaceError::TooManyNeighbours { radius, parents, limit: budget.limit };
+    let oom = |n: usize| SpaceError::OutOfMemory { what: "a neighbourhood", bytes: n as u128 * 64 };
+    cancel.check()?;
     let mut all = neighbours_one(cell, space);
+    if !budget.take(all.len()) {
+        return Err(too_many());
+    }
     if radius <= 1 {
-        return all;
+        return Ok(all);
     }
     let parent = canonical(cell);
-    let mut seen: std::collections::HashSet<Cell> = all.iter().copied().collect();
+    let mut seen: std::collections::HashSet<Cell> = std::collections::HashSet::new();
+    seen.try_reserve(all.len() + 1).map_err(|_| oom(all.len() + 1))?;
+    seen.extend(all.iter().copied());
     seen.insert(parent);
     let mut frontier = all.clone();
-    for _ in 1..radius {
+    let mut distance = 1;
+    while distance < radius && !frontier.is_empty() {
         let mut next = Vec::new();
-        for c in &frontier {
-            for nb in neighbours_one(c, space) {
-                if seen.insert(nb) {
-                    next.push(nb);
+        for chunk in frontier.chunks(FRONTIER_CHUNK) {
+            cancel.check()?;
+            let found: Vec<Vec<Cell>> = map_range(chunk.len(), n_jobs, |i| neighbours_one(&chunk[i], space));
+            let before = next.len();
+            for cells in found {
+                seen.try_reserve(cells.len()).map_err(|_| oom(seen.len() + cells.len()))?;
+                reserve(&mut next, cells.len(), "a neighbourhood")?;
+                for nb in cells {
+                    if seen.insert(nb) {
+                        next.push(nb);
+                    }
                 }
             }
+            if !budget.take(next.len() - before) {
+                return Err(too_many());
+            }
         }
+        reserve(&mut all, next.len(), "a neighbourhood")?;
         all.extend_from_slice(&next);
         frontier = next;
+        distance += 1;
     }
-    all
+    Ok(all)
+}
+
+/// The neighbourhoods of a batch: all neighbours, parent by parent, and the offsets (parent i
+/// owns `offsets[i]..offsets[i + 1]`). At most [`MAX_NEIGHBOURS`] neighbours in all.
+pub fn neighbours_batch(
+    cells: &[Cell],
+    space: &SearchSpace,
+    radius: usize,
+    n_jobs: Option<usize>,
+    cancel: &Cancel,
+) -> Result<(Vec<Cell>, Vec<i64>), SpaceError> {
+    if radius == 0 {
+        return Err(SpaceError::BadValue { what: "radius", value: 0, rule: "must be at least 1" });
+    }
+    let budget = NeighbourBudget::new(MAX_NEIGHBOURS);
+    // parents in parallel when there are many; otherwise each parent's frontiers in parallel
+    let inner = if cells.len() >= crate::par::PAR_THRESHOLD { Some(1) } else { n_jobs };
+    let per: Vec<Vec<Cell>> =
+        try_map_range(cells.len(), n_jobs, |i| neighbours(&cells[i], space, radius, &budget, cells.len(), inner, cancel))?;
+    let mut offsets = crate::limits::vec_with_capacity(per.len() + 1, "the neighbour offsets")?;
+    offsets.push(0i64);
+    let mut all = crate::limits::vec_with_capacity(per.iter().map(|v| v.len()).sum(), "the neighbours")?;
+    for v in per {
+        all.extend_from_slice(&v);
+        offsets.push(all.len() as i64);
+    }
+    Ok((all, offsets))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::sample_rejection;
+
+    #[test]
+    fn an_endless_radius_stops_at_the_whole_component() {
+        // every cell of this space can shrink to the 2-vertex cell and grow again, so the edit
+        // graph is connected: the unbounded neighbourhood is every other cell
+        let space = SearchSpace::new(5, 6, vec!["a".into(), "b".into()]).unwrap();
+        let cancel = Cancel::new();
+        let all = crate::enumerate::enumerate(&space, None, &cancel).unwrap();
+        let budget = NeighbourBudget::new(MAX_NEIGHBOURS);
+        let far = neighbours(&all.cells[7], &space, 1 << 62, &budget, 1, None, &cancel).unwrap();
+        assert_eq!(far.len(), all.cells.len() - 1);
+    }
+
+    #[test]
+    fn the_budget_and_the_flag_stop_the_search() {
+        let space = SearchSpace::nb101();
+        let cancel = Cancel::new();
+        let parents = sample_rejection(&space, 3, 1, None, &cancel).unwrap();
+        let r = neighbours(&parents[0], &space, 3, &NeighbourBudget::new(100), 3, None, &cancel);
+        assert_eq!(r, Err(SpaceError::TooManyNeighbours { radius: 3, parents: 3, limit: 100 }));
+        let stop = Cancel::new();
+        stop.cancel();
+        assert_eq!(neighbours_batch(&parents, &space, 2, None, &stop), Err(SpaceError::Interrupted));
+        assert!(matches!(neighbours_batch(&parents, &space, 0, None, &cancel), Err(SpaceError::BadValue { what: "radius", .. })));
+    }
+
+    #[test]
+    fn large_frontiers_do_not_depend_on_threads() {
+        // radius 4 of a NAS-Bench-101 cell expands frontiers of thousands of cells in parallel
+        let space = SearchSpace::nb101();
+        let cancel = Cancel::new();
+        let parents = sample_rejection(&space, 2, 3, None, &cancel).unwrap();
+        let a = neighbours_batch(&parents, &space, 4, Some(1), &cancel).unwrap();
+        let b = neighbours_batch(&parents, &space, 4, Some(2), &cancel).unwrap();
+        assert!(a.0.len() > 2 * FRONTIER_CHUNK);
+        assert_eq!(a, b);
+    }
 }

@@ -4,7 +4,9 @@
 use crate::canon::{automorphism_count, canonical, fingerprint, orbit_size, topological_order_count};
 use crate::cell::{Cell, OP_INPUT, OP_OUTPUT, OP_PAD};
 use crate::hash::nb101_hash;
-use crate::mutate::{mutate, neighbours, neighbours_one, Preset};
+use crate::limits::MAX_NEIGHBOURS;
+use crate::mutate::{mutate, neighbours, neighbours_one, NeighbourBudget, Preset};
+use crate::par::Cancel;
 use crate::rng::Rng;
 use crate::sample::{sample_rejection, sample_uniform_orbit};
 use crate::space::SearchSpace;
@@ -162,7 +164,7 @@ fn automorphisms_and_orbits_match_brute_force() {
 
 #[test]
 fn enumeration_counts_per_vertex_match_the_reference() {
-    let e = crate::enumerate::enumerate(&SearchSpace::nb101(), None).unwrap();
+    let e = crate::enumerate::enumerate(&SearchSpace::nb101(), None, &Cancel::new()).unwrap();
     assert_eq!(e.counts, vec![0, 0, 1, 6, 84, 2441, 62010, 359082]);
     assert_eq!(e.cells.len(), 423_624);
     // every NB101 hash is distinct on the space (reference §3) and the cells are sorted
@@ -178,7 +180,7 @@ fn enumeration_counts_per_vertex_match_the_reference() {
 fn small_space_enumeration_matches_brute_force() {
     // every labelled cell of a 5-vertex, 2-op space, de-duplicated by brute-force canonical form
     let space = SearchSpace::new(5, 6, vec!["a".into(), "b".into()]).unwrap();
-    let e = crate::enumerate::enumerate(&space, Some(1)).unwrap();
+    let e = crate::enumerate::enumerate(&space, Some(1), &Cancel::new()).unwrap();
     let mut brute: HashSet<Cell> = HashSet::new();
     for v in 2..=5usize {
         let bits = v * (v - 1) / 2;
@@ -302,7 +304,7 @@ fn from_edges(m: usize, ops: &[i8], edges: &[(usize, usize)]) -> Option<Cell> {
 fn neighbours_are_exactly_the_single_edits() {
     let space = SearchSpace::nb101();
     let mut rng = Rng::new(4);
-    let parents = sample_rejection(&space, 60, 9, Some(1));
+    let parents = sample_rejection(&space, 60, 9, Some(1), &Cancel::new()).unwrap();
     let mut small = Vec::new();
     while small.len() < 60 {
         let c = random_cell(&mut rng, 6, 3, 0.4);
@@ -326,14 +328,15 @@ fn neighbours_are_exactly_the_single_edits() {
 #[test]
 fn radius_two_is_the_union_of_neighbours_of_neighbours() {
     let space = SearchSpace::nb101();
-    for p in sample_rejection(&space, 10, 5, Some(1)) {
+    for p in sample_rejection(&space, 10, 5, Some(1), &Cancel::new()).unwrap() {
         let one = neighbours_one(&p, &space);
         let mut expect: HashSet<Cell> = one.iter().copied().collect();
         for c in &one {
             expect.extend(neighbours_one(c, &space));
         }
         expect.remove(&canonical(&p));
-        let two: HashSet<Cell> = neighbours(&p, &space, 2).into_iter().collect();
+        let budget = NeighbourBudget::new(MAX_NEIGHBOURS);
+        let two: HashSet<Cell> = neighbours(&p, &space, 2, &budget, 1, None, &Cancel::new()).unwrap().into_iter().collect();
         assert_eq!(two, expect);
     }
 }
@@ -341,10 +344,11 @@ fn radius_two_is_the_union_of_neighbours_of_neighbours() {
 #[test]
 fn mutation_children_are_valid_and_deterministic() {
     let space = SearchSpace::nb101();
-    let parents = sample_rejection(&space, 500, 11, Some(1));
+    // above the parallel threshold, so that n_jobs = 2 really runs on two threads
+    let parents = sample_rejection(&space, 2 * crate::par::PAR_THRESHOLD + 100, 11, Some(1), &Cancel::new()).unwrap();
     for preset in [Preset::Nb101, Preset::Bananas, Preset::Naslib] {
-        let a = mutate(&parents, &space, preset, true, 5, Some(1)).unwrap();
-        let b = mutate(&parents, &space, preset, true, 5, Some(2)).unwrap();
+        let a = mutate(&parents, &space, preset, true, 5, Some(1), &Cancel::new()).unwrap();
+        let b = mutate(&parents, &space, preset, true, 5, Some(2), &Cancel::new()).unwrap();
         assert_eq!(a, b);
         for (p, c) in parents.iter().zip(&a) {
             assert!(c.is_valid(&space));
@@ -359,10 +363,10 @@ fn orbit_sampler_is_uniform_on_small_spaces() {
         SearchSpace::new(5, 6, vec!["a".into(), "b".into()]).unwrap(),
         SearchSpace::new(6, 7, vec!["a".into()]).unwrap(),
     ] {
-        let e = crate::enumerate::enumerate(&space, None).unwrap();
+        let e = crate::enumerate::enumerate(&space, None, &Cancel::new()).unwrap();
         let m = e.cells.len();
         let draws = 200 * m;
-        let s = sample_uniform_orbit(&space, draws, 77, None);
+        let s = sample_uniform_orbit(&space, draws, 77, None, &Cancel::new()).unwrap();
         let mut hist = vec![0f64; m];
         for c in &s {
             hist[e.index_of_canonical(c).expect("sampled cell is in the space")] += 1.0;
@@ -372,7 +376,7 @@ fn orbit_sampler_is_uniform_on_small_spaces() {
         // df = m - 1; mean m - 1, sd sqrt(2(m - 1)): allow 5 sd
         let df = (m - 1) as f64;
         assert!(chi2 < df + 5.0 * (2.0 * df).sqrt(), "chi2 {chi2} df {df}");
-        let (est, se) = crate::sample::estimate_count(&space, 200_000, 1, None);
+        let (est, se) = crate::sample::estimate_count(&crate::sample::OrbitSampler::new(&space), 200_000, 1, None, &Cancel::new()).unwrap();
         assert!((est - m as f64).abs() < 4.0 * se, "estimate {est} +- {se}, exact {m}");
     }
 }

@@ -12,6 +12,7 @@ use pyo3::types::PyTuple;
 fn forest_err(e: ForestError) -> PyErr {
     match e {
         ForestError::TreeOutOfRange { .. } => PyIndexError::new_err(e.to_string()),
+        ForestError::OutOfMemory { .. } => pyo3::exceptions::PyMemoryError::new_err(e.to_string()),
         _ => PyValueError::new_err(e.to_string()),
     }
 }
@@ -117,7 +118,7 @@ impl PyForest {
         max_depth: Option<i64>,
         bootstrap: bool,
         random_state: Option<&Bound<'_, PyAny>>,
-        n_jobs: Option<i64>,
+        n_jobs: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let x = extract_x(x)?;
         let (values, d) = matrix(&x)?;
@@ -201,7 +202,7 @@ impl PyForest {
         &self,
         py: Python<'py>,
         x: &Bound<'py, PyAny>,
-        n_jobs: Option<i64>,
+        n_jobs: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<MeanStd<'py>> {
         let x = extract_x(x)?;
         let (values, d) = matrix(&x)?;
@@ -217,7 +218,7 @@ impl PyForest {
         py: Python<'py>,
         x: &Bound<'py, PyAny>,
         tree: i64,
-        n_jobs: Option<i64>,
+        n_jobs: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let x = extract_x(x)?;
         let (values, d) = matrix(&x)?;
@@ -228,7 +229,7 @@ impl PyForest {
 
     /// The prediction of every tree for every row, shape (rows, n_estimators).
     #[pyo3(signature = (x, n_jobs=None))]
-    fn predict_members<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>, n_jobs: Option<i64>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    fn predict_members<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>, n_jobs: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let x = extract_x(x)?;
         let (values, d) = matrix(&x)?;
         let rows = x.shape()[0];
@@ -266,7 +267,7 @@ impl PyForest {
         bits: &Bound<'py, PyAny>,
         columns: Option<&Bound<'py, PyAny>>,
         rows: Option<&Bound<'py, PyAny>>,
-        n_jobs: Option<i64>,
+        n_jobs: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<MeanStd<'py>> {
         let bits = extract_2d::<u64>(bits, "bits", "uint64")?;
         let packed_rows = packed(&bits)?;
@@ -286,7 +287,7 @@ impl PyForest {
         bits: &Bound<'py, PyAny>,
         columns: Option<&Bound<'py, PyAny>>,
         rows: Option<&Bound<'py, PyAny>>,
-        n_jobs: Option<i64>,
+        n_jobs: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let bits = extract_2d::<u64>(bits, "bits", "uint64")?;
         let packed_rows = packed(&bits)?;
@@ -308,7 +309,7 @@ impl PyForest {
         tree: i64,
         columns: Option<&Bound<'py, PyAny>>,
         rows: Option<&Bound<'py, PyAny>>,
-        n_jobs: Option<i64>,
+        n_jobs: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let bits = extract_2d::<u64>(bits, "bits", "uint64")?;
         let packed_rows = packed(&bits)?;

@@ -22,6 +22,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MAX_VERTICES", nasfast_core::MAX_VERTICES)?;
     m.add("MAX_OPS", nasfast_core::MAX_OPS)?;
     m.add("MAX_LABELLED_CELLS", nasfast_core::enumerate::MAX_LABELLED_CELLS)?;
+    m.add("MAX_BATCH_CELLS", nasfast_core::limits::MAX_BATCH_CELLS)?;
+    m.add("MAX_NEIGHBOURS", nasfast_core::limits::MAX_NEIGHBOURS)?;
     m.add("InvalidCellError", py.get_type::<errors::InvalidCellError>())?;
     m.add("SpaceTooLargeError", py.get_type::<errors::SpaceTooLargeError>())?;
     m.add("TFRecordError", py.get_type::<errors::TFRecordError>())?;

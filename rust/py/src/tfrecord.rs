@@ -34,11 +34,11 @@ pub fn read_nb101_tfrecord<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyBytes>,
     space: &PySearchSpace,
-    n_jobs: Option<i64>,
+    n_jobs: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let n_jobs = jobs(n_jobs)?;
     let bytes: &[u8] = data.as_bytes();
-    let sp = &space.data.space;
+    let sp = &space.space;
     let runs = py.detach(|| read_runs(bytes, sp, n_jobs)).map_err(to_py)?;
     let n = runs.offsets.len();
     let m = runs.cells.len();
