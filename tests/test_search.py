@@ -829,7 +829,7 @@ def test_target_transform_is_what_the_predictor_is_fitted_on(space5: SearchSpace
 
 
 def test_combined_encodings_are_the_parts_side_by_side(space5: SearchSpace) -> None:
-    from nasfast.search.predictor import encode, encoding_dim
+    from nasfast.predictors import encode, encoding_dim
 
     cells = space5.sample(20, random_state=1)
     X = encode(cells, "adjacency+path-count")
@@ -838,7 +838,7 @@ def test_combined_encodings_are_the_parts_side_by_side(space5: SearchSpace) -> N
     for bad in ("adjacency+adjacency", "adjacency+paths", "", "+path"):
         with pytest.raises(ValueError, match="encoding"):
             encode(cells, bad)
-    with pytest.raises(TypeError, match="encoding must be a string"):
+    with pytest.raises(TypeError, match="expected a string"):
         PredictorSearch(space5, encoding=5)  # type: ignore[arg-type]
 
 
@@ -849,3 +849,22 @@ def ref_encode(cells: CellBatch, kind: str) -> npt.NDArray[np.float32]:
     if kind == "adjacency":
         return np.array([ref.adjacency_encoding(c, space.max_vertices, len(space.ops)) for c in rows], dtype=np.float32)
     return np.array([ref.path_encoding(c, space.max_vertices, len(space.ops), counts=True) for c in rows], dtype=np.float32)
+
+
+def test_a_predictor_reading_the_adjacency_layout_gets_whole_rows_of_its_space(space5: SearchSpace, table: Table) -> None:
+    """The GCN reads the adjacency encoding of its space: the search gives it that encoding,
+    every column (none dropped as constant) and the space's dimensions, and refuses another
+    encoding."""
+    from nasfast.predictors import GCNRegressor
+
+    gcn = GCNRegressor(hidden=8, n_layers=2, epochs=5, random_state=0)
+    s = PredictorSearch(space5, gcn, acquisition="greedy", n_initial=6, random_state=0)
+    assert s.encoding_ == "adjacency"
+    s.run(BenchmarkEvaluator(table), 9)
+    model, _ = s._fit()
+    fitted = model.models[0]
+    assert (fitted.max_vertices, fitted.n_ops) == (5, 2)
+    assert np.array_equal(model.columns, np.arange(space5.encoding_dim("adjacency")))
+    assert gcn.max_vertices == 7  # the user's object is never changed
+    with pytest.raises(ValueError, match="reads the 'adjacency' encoding"):
+        PredictorSearch(space5, gcn, encoding="path")

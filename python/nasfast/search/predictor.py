@@ -17,7 +17,8 @@ from sklearn.base import clone
 from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
 
 from .._core import CellBatch, Forest, SearchSpace
-from ..predictors import normal_scores
+from ..predictors import encode, encoding_dim, encoding_parts, normal_scores
+from ..predictors._encoding import CORE_ENCODINGS
 from ._base import RandomState, Searcher, Universe
 from .candidates import CandidateStrategy, FullSpace, strategy_from_config
 from ..predictors.forest import ForestRegressor
@@ -25,7 +26,7 @@ from ..predictors.forest import ForestRegressor
 __all__ = ["PredictorSearch", "default_predictor", "default_encoding", "ACQUISITIONS", "ENCODINGS", "TARGET_TRANSFORMS"]
 
 ACQUISITIONS = ("greedy", "ucb", "ei", "thompson")
-ENCODINGS = ("adjacency", "path", "path-trunc", "path-count")
+ENCODINGS = CORE_ENCODINGS
 #: Transforms of the evaluated values before the predictor is fitted (``None``: the raw values).
 TARGET_TRANSFORMS = ("normal-scores", None)
 
@@ -55,32 +56,6 @@ def default_predictor() -> ForestRegressor:
     the uncertainty.
     """
     return ForestRegressor(n_estimators=100, min_samples_leaf=2, max_features=0.5)
-
-
-def _encoding_parts(encoding: str) -> tuple[str, ...]:
-    """The core encodings of ``encoding`` (one kind, or kinds joined by ``+``)."""
-    if not isinstance(encoding, str):
-        raise TypeError(f"encoding must be a string such as 'path' or 'adjacency+path-count', got {encoding!r}")
-    parts = tuple(encoding.split("+"))
-    for k in parts:
-        if k not in ENCODINGS:
-            raise ValueError(f"encoding = {encoding!r}: {k!r} is not one of {ENCODINGS} (join several with '+')")
-    if len(set(parts)) != len(parts):
-        raise ValueError(f"encoding = {encoding!r} names an encoding twice")
-    return parts
-
-
-def encoding_dim(space: SearchSpace, encoding: str) -> int:
-    """Features per cell of ``encoding`` (kinds joined by ``+`` add up) in ``space``."""
-    return sum(space.encoding_dim(k) for k in _encoding_parts(encoding))  # type: ignore[arg-type]
-
-
-def encode(cells: CellBatch, encoding: str, n_jobs: Optional[int] = None) -> npt.NDArray[np.float32]:
-    """``cells.encode`` for one kind, or the kinds of ``"a+b"`` side by side (float32)."""
-    parts = _encoding_parts(encoding)
-    if len(parts) == 1:
-        return cells.encode(parts[0], n_jobs=n_jobs)  # type: ignore[arg-type]
-    return np.hstack([cells.encode(k, n_jobs=n_jobs) for k in parts])  # type: ignore[arg-type]
 
 
 #: Largest number of path features for which :func:`default_encoding` keeps the full path
@@ -136,10 +111,20 @@ class _Surrogate:
     """A fitted predictor with an uncertainty: the members of a forest, ``return_std`` of a
     Gaussian process, or a bootstrap ensemble of clones."""
 
-    def __init__(self, predictor: Any, n_ensemble: Optional[int], seed: int, n_jobs: Optional[int]) -> None:
+    def __init__(
+        self,
+        predictor: Any,
+        n_ensemble: Optional[int],
+        seed: int,
+        n_jobs: Optional[int],
+        space_params: Optional[dict[str, int]] = None,
+    ) -> None:
         self.n_jobs = n_jobs
         rng = np.random.default_rng(seed)
         self.kind = _uncertainty_kind(predictor, n_ensemble)
+        #: a predictor that reads the layout of an encoding (``feature_layout``, e.g. the GCN)
+        #: gets every column in order; others only the columns that vary
+        self.whole_rows = getattr(predictor, "feature_layout", None) is not None
         size = 1 if self.kind != "ensemble" else (5 if n_ensemble is None else n_ensemble)
         self.models = []
         for _ in range(size):
@@ -148,6 +133,9 @@ class _Surrogate:
                 m.set_params(random_state=int(rng.integers(0, 2**31 - 1)))
             if _has_param(m, "n_jobs") and m.get_params(deep=False)["n_jobs"] is None:
                 m.set_params(n_jobs=-1 if n_jobs is None else n_jobs)
+            for key, value in (space_params or {}).items():
+                if _has_param(m, key):
+                    m.set_params(**{key: value})
             self.models.append(m)
         self._boot_rng = rng
         self._prepared: Optional[tuple[Any, Any, Any]] = None
@@ -157,7 +145,10 @@ class _Surrogate:
         """Fit on the columns that vary in ``X`` (a constant column carries no information; leaving
         it out makes forests about twice as fast to fit on path encodings)."""
         varying = np.flatnonzero(X.min(axis=0) != X.max(axis=0))
-        self.columns = varying if len(varying) else np.arange(min(1, X.shape[1]))
+        if self.whole_rows:
+            self.columns = np.arange(X.shape[1])
+        else:
+            self.columns = varying if len(varying) else np.arange(min(1, X.shape[1]))
         X = np.ascontiguousarray(X[:, self.columns])
         if self.kind == "ensemble" and len(self.models) > 1:
             n = len(y)
@@ -516,7 +507,7 @@ class PredictorSearch(Searcher):
             if not hasattr(predictor, "get_params"):
                 raise TypeError(f"predictor {predictor!r} cannot be cloned (no get_params): pass a scikit-learn regressor")
         if encoding is not None:
-            _encoding_parts(encoding)
+            encoding_parts(encoding)
         if target_transform not in TARGET_TRANSFORMS:
             raise ValueError(f"target_transform = {target_transform!r}: expected one of {TARGET_TRANSFORMS}")
         if acquisition not in ACQUISITIONS:
@@ -541,8 +532,16 @@ class PredictorSearch(Searcher):
         self.n_ensemble = n_ensemble
         self.min_distance = float(min_distance)
         self.target_transform = target_transform
-        #: the encoding used: ``encoding``, or :func:`default_encoding` of the space
-        self.encoding_ = default_encoding(space) if encoding is None else encoding
+        layout = getattr(default_predictor() if predictor is None else predictor, "feature_layout", None)
+        if layout is not None and encoding is not None and encoding != layout:
+            raise ValueError(f"encoding = {encoding!r}: {type(predictor).__name__} reads the {layout!r} encoding")
+        #: the encoding used: ``encoding``, else the one the predictor reads (``feature_layout``),
+        #: else :func:`default_encoding` of the space
+        self.encoding_ = encoding if encoding is not None else layout if layout is not None else default_encoding(space)
+        #: the space's dimensions, given to a predictor that reads an encoding's layout
+        self._space_params = (
+            {"max_vertices": space.max_vertices, "n_ops": len(space.ops)} if layout is not None else None
+        )
         dim = encoding_dim(space, self.encoding_)
         if dim > MAX_FEATURES:
             raise ValueError(
@@ -639,7 +638,7 @@ class PredictorSearch(Searcher):
         """The fitted predictor and the best target it was fitted on (the incumbent of EI)."""
         t = time.perf_counter()
         pred = default_predictor() if self.predictor is None else self.predictor
-        model = _Surrogate(pred, self.n_ensemble, int(self._rng.integers(0, 2**31 - 1)), self.n_jobs)
+        model = _Surrogate(pred, self.n_ensemble, int(self._rng.integers(0, 2**31 - 1)), self.n_jobs, self._space_params)
         y = self._targets()
         model.fit(np.asarray(self._X_told, dtype=np.float32), y)
         self.timings_["fit"] += time.perf_counter() - t
