@@ -27,10 +27,12 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import asdict, dataclass
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import numpy.typing as npt
+
+from ._typing import RandomState
 
 __all__ = [
     "SEGEstimate",
@@ -46,8 +48,6 @@ __all__ = [
     "regret_at_costs",
     "quantile_band",
 ]
-
-RandomState = Union[None, int, np.random.Generator]
 
 _TOP_K = re.compile(r"^top-(\d+)$")
 _TOP_PERCENT = re.compile(r"^top-(\d+(?:\.\d+)?)%$")
@@ -316,8 +316,17 @@ class SEGEstimate:
 def _bootstrap_indices(n_runs: int, n_boot: int, random_state: RandomState) -> npt.NDArray[np.int64]:
     if n_boot < 1:
         raise ValueError(f"n_boot must be >= 1, got {n_boot}")
-    rng = random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(random_state)
-    return rng.integers(0, n_runs, size=(n_boot, n_runs))
+    return _generator(random_state).integers(0, n_runs, size=(n_boot, n_runs))
+
+
+def _generator(random_state: RandomState) -> np.random.Generator:
+    """The generator of a ``random_state`` (itself, or seeded by it; a legacy ``RandomState``
+    gives the seed)."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(int(random_state.randint(0, 2**31)))
+    return np.random.default_rng(random_state)
 
 
 def _check_confidence(confidence: float) -> tuple[float, float]:
@@ -347,7 +356,7 @@ def sample_efficiency_gain(
         Bootstrap resamples of the runs.
     confidence : float, default 0.95
         Level of the interval.
-    random_state : int, Generator or None, default 0
+    random_state : None, int, Generator or RandomState, default 0
         Seed of the resampling.
 
     Returns
@@ -420,7 +429,7 @@ def ert_ratio(
     lo_q, hi_q = _check_confidence(confidence)
     h, s = _as_runs(hitting_times, spent)
     hr, sr = _as_runs(reference_hitting_times, reference_spent)
-    rng = random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(random_state)
+    rng = _generator(random_state)
     a = _ert_of_resamples(h, s, _bootstrap_indices(h.size, n_boot, rng))
     b = _ert_of_resamples(hr, sr, _bootstrap_indices(hr.size, n_boot, rng))
     ert_a = float(_ert_of_resamples(h, s, np.arange(h.size)))
