@@ -6,7 +6,7 @@ compiled core and are re-exported here. The Python layer lives in submodules, im
 use so that ``import nasfast`` stays light:
 
 - :mod:`nasfast.benchmarks`: tabular benchmarks (the oracles) and their importers;
-- :mod:`nasfast.search`: predictor-based search, candidate-subset strategies and baselines;
+- :mod:`nasfast.search`: predictor-based search, candidate sets, baselines and their plug-in API;
 - :mod:`nasfast.metrics`: hitting times, ERT and the sample efficiency gain;
 - :mod:`nasfast.experiment`: the sample-efficiency study (also ``nasfast.Experiment``).
 """
@@ -27,6 +27,7 @@ from nasfast._core import (
     CellSpec,
     Forest,
     InvalidCellError,
+    NasfastError,
     SearchSpace,
     SpaceTooLargeError,
     __version__,
@@ -45,6 +46,7 @@ __all__ = [
     "CellSpec",
     "Forest",
     "InvalidCellError",
+    "NasfastError",
     "SearchSpace",
     "SpaceTooLargeError",
     "__version__",

@@ -8,6 +8,8 @@ from typing import Any, Iterator, Literal, Optional, Sequence, Union, final, ove
 import numpy as np
 import numpy.typing as npt
 
+from nasfast._typing import RandomState as _RandomState
+
 __version__: str
 __all__ = [
     "BUILD_PROFILE",
@@ -23,6 +25,7 @@ __all__ = [
     "CellSpec",
     "Forest",
     "InvalidCellError",
+    "NasfastError",
     "SearchSpace",
     "SpaceTooLargeError",
     "TFRecordError",
@@ -49,16 +52,18 @@ MAX_BATCH_CELLS: int
 #: The largest number of cells one ``neighbours`` call may return for all its parents.
 MAX_NEIGHBOURS: int
 
-_RandomState = Union[None, int, np.integer, np.random.Generator, np.random.RandomState]
 _EncodingKind = Literal["adjacency", "path", "path-trunc", "path-count"]
 
-class InvalidCellError(ValueError):
+class NasfastError(Exception):
+    """Base of every exception nasfast defines; each one also subclasses the builtin exception it refines (ValueError, KeyError or RuntimeError)."""
+
+class InvalidCellError(NasfastError, ValueError):
     """A cell, or a row of a batch, is not valid: the message names the value and the row."""
 
-class SpaceTooLargeError(ValueError):
+class SpaceTooLargeError(NasfastError, ValueError):
     """The space is too large for the requested operation (the message gives its size)."""
 
-class TFRecordError(ValueError):
+class TFRecordError(NasfastError, ValueError):
     """Corrupt, truncated or malformed TFRecord input; the message names the byte offset."""
 
 def read_nb101_tfrecord(data: bytes, space: SearchSpace, n_jobs: Optional[int] = None) -> dict[str, npt.NDArray[Any]]:

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .._atomic import atomic_write
-from .._core import CellBatch, CellSpec, SearchSpace
+from .._core import CellBatch, CellSpec, NasfastError, SearchSpace
 
 __all__ = [
     "MissingCellError",
@@ -33,14 +33,14 @@ FORMAT_VERSION = 2
 _CHECK_CELLS = 64
 
 
-class MissingCellError(KeyError):
+class MissingCellError(NasfastError, KeyError):
     """A queried cell is not in the table; the message names it by its NB101 hash."""
 
     def __str__(self) -> str:  # KeyError would print the message with quotes
         return str(self.args[0]) if self.args else ""
 
 
-class TableFormatError(ValueError):
+class TableFormatError(NasfastError, ValueError):
     """A file is not a valid nasfast benchmark table: truncated, corrupt, inconsistent, or of
     another format version. The message names the file and what is wrong with it."""
 

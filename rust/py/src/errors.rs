@@ -1,32 +1,83 @@
 //! Mapping of core errors to the documented Python exceptions, and the runner that lets Ctrl-C
 //! stop long core calls.
+//!
+//! Every exception class nasfast defines derives from `NasfastError` and from the builtin
+//! exception it refines (`InvalidCellError` is a `NasfastError` and a `ValueError`), so that
+//! `except nasfast.NasfastError` catches them all and `except ValueError` keeps working.
 
 use nasfast_core::par::Cancel;
 use nasfast_core::{CellError, SpaceError};
 use pyo3::create_exception;
-use pyo3::exceptions::{PyIndexError, PyKeyboardInterrupt, PyMemoryError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyException, PyIndexError, PyKeyboardInterrupt, PyMemoryError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple, PyType};
 use std::sync::mpsc::{sync_channel, RecvTimeoutError};
 use std::sync::Mutex;
 use std::time::Duration;
 
 create_exception!(
     nasfast,
-    InvalidCellError,
-    PyValueError,
-    "A cell, or a row of a batch, is not valid: the message names the value and the row."
+    NasfastError,
+    PyException,
+    "Base of every exception nasfast defines; each one also subclasses the builtin exception it refines (ValueError, KeyError or RuntimeError)."
 );
-create_exception!(
-    nasfast,
-    SpaceTooLargeError,
-    PyValueError,
-    "The space is too large for the requested operation (the message gives its size)."
+
+/// An exception class that subclasses both `NasfastError` and `ValueError` (`create_exception!`
+/// makes classes of one base only). The class is made on first use, as the Python statement
+/// `class Name(NasfastError, ValueError)` would make it.
+pub struct NasfastValueError {
+    module: &'static str,
+    name: &'static str,
+    doc: &'static str,
+    class: PyOnceLock<Py<PyType>>,
+}
+
+impl NasfastValueError {
+    const fn new(module: &'static str, name: &'static str, doc: &'static str) -> Self {
+        NasfastValueError { module, name, doc, class: PyOnceLock::new() }
+    }
+
+    /// The exception class.
+    pub fn type_object<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyType>> {
+        let class = self.class.get_or_try_init(py, || -> PyResult<Py<PyType>> {
+            let bases = PyTuple::new(py, [py.get_type::<NasfastError>(), py.get_type::<PyValueError>()])?;
+            let namespace = PyDict::new(py);
+            namespace.set_item("__module__", self.module)?;
+            namespace.set_item("__doc__", self.doc)?;
+            let made = py.get_type::<PyType>().call1((self.name, bases, namespace))?;
+            Ok(made.cast_into::<PyType>()?.unbind())
+        })?;
+        Ok(class.bind(py).clone())
+    }
+
+    /// An exception of this class with a message.
+    pub fn new_err(&self, msg: impl Into<String>) -> PyErr {
+        let msg = msg.into();
+        Python::attach(|py| match self.type_object(py) {
+            Ok(class) => PyErr::from_type(class, msg),
+            Err(e) => e,
+        })
+    }
+}
+
+/// `nasfast.InvalidCellError`.
+pub static INVALID_CELL_ERROR: NasfastValueError = NasfastValueError::new(
+    "nasfast",
+    "InvalidCellError",
+    "A cell, or a row of a batch, is not valid: the message names the value and the row.",
 );
-create_exception!(
-    nasfast.benchmarks,
-    TFRecordError,
-    PyValueError,
-    "Corrupt, truncated or malformed TFRecord input; the message names the byte offset."
+/// `nasfast.SpaceTooLargeError`.
+pub static SPACE_TOO_LARGE_ERROR: NasfastValueError = NasfastValueError::new(
+    "nasfast",
+    "SpaceTooLargeError",
+    "The space is too large for the requested operation (the message gives its size).",
+);
+/// `nasfast.benchmarks.TFRecordError`.
+pub static TFRECORD_ERROR: NasfastValueError = NasfastValueError::new(
+    "nasfast.benchmarks",
+    "TFRecordError",
+    "Corrupt, truncated or malformed TFRecord input; the message names the byte offset.",
 );
 
 /// A core error on its way to Python (a newtype, since the orphan rule forbids converting the
@@ -49,9 +100,9 @@ impl From<CoreError> for PyErr {
     fn from(e: CoreError) -> PyErr {
         let msg = e.0.to_string();
         match e.0 {
-            SpaceError::Cell(_) => InvalidCellError::new_err(msg),
+            SpaceError::Cell(_) => INVALID_CELL_ERROR.new_err(msg),
             SpaceError::TooLargeToEnumerate { .. } | SpaceError::EncodingTooLarge { .. } | SpaceError::TooManyNeighbours { .. } => {
-                SpaceTooLargeError::new_err(msg)
+                SPACE_TOO_LARGE_ERROR.new_err(msg)
             }
             SpaceError::IndexOutOfRange { .. } => PyIndexError::new_err(msg),
             SpaceError::NoValidChild { .. } | SpaceError::NoValidCell { .. } => PyRuntimeError::new_err(msg),
@@ -64,7 +115,7 @@ impl From<CoreError> for PyErr {
 
 /// An `InvalidCellError` with a message.
 pub fn invalid(msg: impl Into<String>) -> PyErr {
-    InvalidCellError::new_err(msg.into())
+    INVALID_CELL_ERROR.new_err(msg)
 }
 
 /// How often the waiting thread looks for Ctrl-C.

@@ -24,9 +24,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MAX_LABELLED_CELLS", nasfast_core::enumerate::MAX_LABELLED_CELLS)?;
     m.add("MAX_BATCH_CELLS", nasfast_core::limits::MAX_BATCH_CELLS)?;
     m.add("MAX_NEIGHBOURS", nasfast_core::limits::MAX_NEIGHBOURS)?;
-    m.add("InvalidCellError", py.get_type::<errors::InvalidCellError>())?;
-    m.add("SpaceTooLargeError", py.get_type::<errors::SpaceTooLargeError>())?;
-    m.add("TFRecordError", py.get_type::<errors::TFRecordError>())?;
+    m.add("NasfastError", py.get_type::<errors::NasfastError>())?;
+    m.add("InvalidCellError", errors::INVALID_CELL_ERROR.type_object(py)?)?;
+    m.add("SpaceTooLargeError", errors::SPACE_TOO_LARGE_ERROR.type_object(py)?)?;
+    m.add("TFRecordError", errors::TFRECORD_ERROR.type_object(py)?)?;
     m.add_function(wrap_pyfunction!(tfrecord::read_nb101_tfrecord, m)?)?;
     m.add_class::<space::PySearchSpace>()?;
     m.add_class::<cells::PyCellSpec>()?;

@@ -3,7 +3,7 @@
 //! (`nasfast.benchmarks.from_nb101_tfrecord`).
 
 use crate::convert::jobs;
-use crate::errors::TFRecordError;
+use crate::errors::TFRECORD_ERROR;
 use crate::space::PySearchSpace;
 use nasfast_core::nb101_tfrecord::{read_nb101_tfrecord as read_runs, Nb101Error, METRIC_COLUMNS};
 use nasfast_core::OP_PAD;
@@ -13,7 +13,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
 fn to_py(e: Nb101Error) -> PyErr {
-    TFRecordError::new_err(e.to_string())
+    TFRECORD_ERROR.new_err(e.to_string())
 }
 
 fn int64(values: impl Iterator<Item = i64>) -> Array1<i64> {
