@@ -20,40 +20,41 @@ import numpy.typing as npt
 
 from nasfast import CellBatch
 from nasfast.search import FullSpace, PredictorSearch
-from nasfast.search.predictor import _expected_improvement, _l1_min, _pool_features, _Surrogate
+from nasfast.search._fitted import FittedPredictor, expected_improvement
+from nasfast.search.predictor import _l1_min
+from nasfast.search.state import SearchState
 
 
 class PreviousPredictorSearch(PredictorSearch):
     """``PredictorSearch`` with the previous FullSpace round (dense float32 scoring)."""
 
-    def _model_pick(self, n: int) -> tuple[CellBatch, int]:
+    def _model_pick(self, state: SearchState, n: int) -> tuple[CellBatch, int]:
         if not isinstance(self.candidates, FullSpace):
-            return super()._model_pick(n)
-        model = self._fit()
-        best = max(self._y_told)
-        avoid = np.asarray(list(self._pending_X.values()), dtype=np.float32).reshape(-1, self.space.encoding_dim(self.encoding))  # type: ignore[arg-type]
+            return super()._model_pick(state, n)
+        model, best = self._fit(state)
+        avoid = np.asarray(list(self._pending_X.values()), dtype=np.float32).reshape(-1, self.space.encoding_dim(self.encoding_))  # type: ignore[arg-type]
         t = time.perf_counter()
-        pool = self._pool()
-        assert pool is not None
-        feats = _pool_features(pool, self.encoding, self.n_jobs)
-        free = ~self._pool_taken_mask()
+        universe = state.universe
+        assert universe is not None
+        feats = state.universe_features(self.encoding_)
+        free = ~state.taken_mask()
         row_free = np.bincount(feats.inverse[free], minlength=len(feats.rows)) > 0
         rows_idx = np.flatnonzero(row_free)
         self.timings_["encode"] += time.perf_counter() - t
         if len(rows_idx) == 0:
-            return self._random_new(n), 0
+            return state.random_new(n), 0
         X = feats.rows[rows_idx]
-        picks = self._select(model, X, n, best, avoid)
+        picks = self._select(state, model, X, n, best, avoid)
         t = time.perf_counter()
         chosen = []
         for r in rows_idx[picks].tolist():
             group = feats.order[feats.starts[r] : feats.starts[r + 1]]
             chosen.append(int(group[free[group]][0]))
         self.timings_["select"] += time.perf_counter() - t
-        return pool.cells[np.asarray(chosen, dtype=np.int64)], int(free.sum())
+        return universe.cells[np.asarray(chosen, dtype=np.int64)], int(free.sum())
 
     def _select(
-        self, model: _Surrogate, X: npt.NDArray[Any], n: int, best: float, avoid: npt.NDArray[np.float32]
+        self, state: SearchState, model: FittedPredictor, X: npt.NDArray[Any], n: int, best: float, avoid: npt.NDArray[np.float32]
     ) -> list[int]:
         t = time.perf_counter()
         if self.acquisition != "thompson":
@@ -63,7 +64,7 @@ class PreviousPredictorSearch(PredictorSearch):
             elif self.acquisition == "ucb":
                 score = mu + self.kappa * sd
             else:
-                score = _expected_improvement(mu, sd, best)
+                score = expected_improvement(mu, sd, best)
         self.timings_["predict"] += time.perf_counter() - t
         t_pred = 0.0
         t = time.perf_counter()
@@ -73,7 +74,7 @@ class PreviousPredictorSearch(PredictorSearch):
         for _ in range(min(n, len(X))):
             if self.acquisition == "thompson":
                 t0 = time.perf_counter()
-                score = model.draw(X, self._rng)
+                score = model.draw(X, state.rng)
                 t_pred += time.perf_counter() - t0
             s = np.asarray(score, dtype=np.float64).copy()
             s[picked] = -np.inf

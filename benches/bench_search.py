@@ -38,9 +38,9 @@ import baselines as ref
 import nb101_data
 from baseline_search import PreviousPredictorSearch
 from nasfast import CellBatch, SearchSpace
-from nasfast.search import FullSpace, Neighbourhood, PredictorSearch, default_predictor
-from nasfast.search import ForestRegressor
-from nasfast.search.predictor import ACQUISITIONS, _expected_improvement, _pool_features, _Surrogate
+from nasfast.search import ForestRegressor, FullSpace, Neighbourhood, PredictorSearch, default_predictor
+from nasfast.search._fitted import FittedPredictor, expected_improvement
+from nasfast.search.predictor import ACQUISITIONS
 
 SEED = 20190601
 N_INITIAL_TOLD = 100
@@ -116,32 +116,35 @@ def sklearn_forest() -> RandomForestRegressor:
     return RandomForestRegressor(**{k: params[k] for k in ("n_estimators", "min_samples_leaf", "max_features")})
 
 
-def baseline_fit(s: PredictorSearch) -> _Surrogate:
-    """The baselines' model: scikit-learn's forest fitted on the searcher's cells (on the
-    columns that vary, as the searcher does)."""
-    model = _Surrogate(sklearn_forest(), None, SEED, s.n_jobs)
-    model.fit(np.asarray(s._X_told, dtype=np.float32), np.asarray(s._y_told))
-    return model
+def baseline_fit(s: PredictorSearch) -> tuple[FittedPredictor, float]:
+    """The baselines' model: scikit-learn's forest fitted on the searcher's cells and targets (on
+    the columns that vary, as the searcher does), and the best target (the incumbent of EI)."""
+    model = FittedPredictor(sklearn_forest(), None, SEED, s.n_jobs)
+    y = s._targets()
+    model.fit(np.asarray(s._X_told, dtype=np.float32), y)
+    return model, float(y.max())
 
 
-def naive_scores(model: _Surrogate, X: npt.NDArray[np.float32], best: float) -> npt.NDArray[np.float64]:
+def naive_scores(model: FittedPredictor, X: npt.NDArray[np.float32], best: float) -> npt.NDArray[np.float64]:
     """Expected improvement of every row from per-tree predictions (the usual code); ``model``
-    is a fitted surrogate (a forest fitted on the columns that vary)."""
+    is a fitted predictor (a forest fitted on the columns that vary)."""
     X = np.ascontiguousarray(X[:, model.columns], dtype=np.float32)
     est = model.models[0]
     if isinstance(est, ForestRegressor):
         per_tree = est.predict_members(X).T
     else:
         per_tree = np.array([t.predict(X) for t in est.estimators_])
-    return _expected_improvement(per_tree.mean(axis=0), per_tree.std(axis=0), best)
+    return expected_improvement(per_tree.mean(axis=0), per_tree.std(axis=0), best)
 
 
 # ----------------------------------------------------------------------------- one iteration
 
 
-def pool_scores(model: _Surrogate, rows: npt.NDArray[np.uint8], acquisition: str, best: float, tree: int) -> npt.NDArray[np.float64]:
-    """The acquisition of every row of cached pool features from per-tree predictions on float32
-    rows (``Forest.predict_members``, in chunks), independently of the packed scoring."""
+def universe_scores(
+    model: FittedPredictor, rows: npt.NDArray[np.uint8], acquisition: str, best: float, tree: int
+) -> npt.NDArray[np.float64]:
+    """The acquisition of every row of the cached universe features from per-tree predictions on
+    float32 rows (``Forest.predict_members``, in chunks), independently of the packed scoring."""
     est = model.models[0]
     out = np.empty(len(rows))
     for a in range(0, len(rows), 32_768):
@@ -149,7 +152,7 @@ def pool_scores(model: _Surrogate, rows: npt.NDArray[np.uint8], acquisition: str
         per_tree = est.forest_.predict_members(X)
         mu, sd = per_tree.mean(axis=1), per_tree.std(axis=1)
         out[a : a + len(X)] = {
-            "greedy": mu, "ucb": mu + 1.0 * sd, "ei": _expected_improvement(mu, sd, best), "thompson": per_tree[:, tree]
+            "greedy": mu, "ucb": mu + 1.0 * sd, "ei": expected_improvement(mu, sd, best), "thompson": per_tree[:, tree]
         }[acquisition]
     return out
 
@@ -171,17 +174,20 @@ def test_iteration_full_space_nasfast(benchmark: Any, space: SearchSpace, oracle
     # the pick has the best acquisition over every cell not evaluated (recomputed from the trees'
     # predictions on the distinct float32 rows of the cache)
     s = warm_searcher(space, oracle, FullSpace(), FULL_TOLD, acquisition=acquisition)
-    state = s._rng.bit_generator.state
-    model = s._fit()
-    tree = int(s._rng.integers(0, model.n_members))  # the member a Thompson pick follows
-    s._rng.bit_generator.state = state
+    rng = s.state_.rng
+    state = rng.bit_generator.state
+    model, best = s._fit(s.state_)
+    tree = int(rng.integers(0, model.n_members))  # the member a Thompson pick follows
+    rng.bit_generator.state = state
     pick = s.ask(1)
-    feats = _pool_features(s._pool(), "path", None)
-    taken = np.isin(s._pool().fingerprints, s.history_.cells.fingerprints())
+    universe = s.state_.universe
+    assert universe is not None
+    feats = s.state_.universe_features("path")
+    taken = np.isin(universe.fingerprints, s.history_.cells.fingerprints())
     free_rows = np.unique(feats.inverse[~taken])
-    scores = pool_scores(model, feats.rows[free_rows], acquisition, max(s._y_told), tree)
-    pick_row = feats.inverse[s._pool().positions(pick.fingerprints())]
-    mine = pool_scores(model, feats.rows[pick_row], acquisition, max(s._y_told), tree)[0]
+    scores = universe_scores(model, feats.rows[free_rows], acquisition, best, tree)
+    pick_row = feats.inverse[universe.positions(pick.fingerprints())]
+    mine = universe_scores(model, feats.rows[pick_row], acquisition, best, tree)[0]
     assert mine == pytest.approx(scores.max(), rel=1e-9, abs=1e-15)
     assert len(picks) == 1
 
@@ -216,8 +222,8 @@ def test_iteration_neighbourhood_nasfast(benchmark: Any, space: SearchSpace, ora
 @pytest.mark.benchmark(group="search-iteration-neighbourhood")
 def test_iteration_neighbourhood_baseline(benchmark: Any, space: SearchSpace, oracle: Oracle) -> None:
     def iteration(s: PredictorSearch) -> npt.NDArray[np.float32]:
-        model = baseline_fit(s)
-        top = to_reference(s._top_cells(10))
+        model, best = baseline_fit(s)
+        top = to_reference(s.state_.top_cells(10))
         seen = {ref.canonical_form(m, labels) for m, labels in to_reference(s.history_.cells)}
         cands: dict[Any, ref.Cell] = {}
         for m, labels in top:
@@ -226,7 +232,7 @@ def test_iteration_neighbourhood_baseline(benchmark: Any, space: SearchSpace, or
                 if key not in seen and key not in cands:
                     cands[key] = cell
         X = np.stack([ref.path_encoding_reference(m, labels) for m, labels in cands.values()])
-        scores = naive_scores(model, X, max(s._y_told))
+        scores = naive_scores(model, X, best)
         assert np.isfinite(scores.max())
         return X
 
@@ -237,13 +243,14 @@ def test_iteration_neighbourhood_baseline(benchmark: Any, space: SearchSpace, or
     # from the same state, nasfast scores the same candidate set (the baseline's) and picks the
     # cell of the best score by its own model
     s = warm_searcher(space, oracle, Neighbourhood())
-    state = s._rng.bit_generator.state
-    model = s._fit()
-    s._rng.bit_generator.state = state
+    rng = s.state_.rng
+    state = rng.bit_generator.state
+    model, incumbent = s._fit(s.state_)
+    rng.bit_generator.state = state
     pick = s.ask(1)
-    assert s._pending[int(pick.fingerprints()[0])][0][1] == len(X)
-    best = naive_scores(model, X, max(s._y_told)).max()
-    assert naive_scores(model, pick.encode("path"), max(s._y_told))[0] == pytest.approx(best, rel=1e-9, abs=1e-15)
+    assert s.state_.last_candidate_set_size == len(X)
+    best = naive_scores(model, X, incumbent).max()
+    assert naive_scores(model, pick.encode("path"), incumbent)[0] == pytest.approx(best, rel=1e-9, abs=1e-15)
 
 
 # ----------------------------------------------------------------------------- whole runs
@@ -350,17 +357,17 @@ def test_run_neighbourhood_nasfast(benchmark: Any, space: SearchSpace, oracle: O
 def test_run_neighbourhood_baseline(benchmark: Any, space: SearchSpace, oracle: Oracle) -> None:
     def loop(s: PredictorSearch) -> PredictorSearch:
         for _ in range(BASELINE_ROUNDS):
-            model = baseline_fit(s)
+            model, incumbent = baseline_fit(s)
             seen = {ref.canonical_form(m, labels) for m, labels in to_reference(s.history_.cells)}
             cands: dict[Any, ref.Cell] = {}
-            for m, labels in to_reference(s._top_cells(10)):
+            for m, labels in to_reference(s.state_.top_cells(10)):
                 for cell in ref.neighbours_reference(m, labels):
                     key = ref.canonical_form(*cell)
                     if key not in seen and key not in cands:
                         cands[key] = cell
             cand_list = list(cands.values())
             X = np.stack([ref.path_encoding_reference(m, labels) for m, labels in cand_list])
-            best = int(np.argmax(naive_scores(model, X, max(s._y_told))))
+            best = int(np.argmax(naive_scores(model, X, incumbent)))
             m, labels = cand_list[best]
             v = space.max_vertices
             adj = np.zeros((1, v, v), np.uint8)

@@ -104,9 +104,17 @@ SYSTEMATIC: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("size 0", lambda d: d["arm"][2]["candidates"].update(size=0), "size = 0"),
     ("candidate key misspelt", lambda d: d["arm"][2]["candidates"].update(sise=3), "unknown key \\['sise'\\] for RandomSubset"),
     ("union extra key", lambda d: d["arm"][2].update(candidates={"type": "Union", "sets": [{"type": "RandomSubset"}, {"type": "Neighbourhood"}], "size": 3}),
-     "'Union' candidate set takes the key 'sets' only"),
-    ("union of one", lambda d: d["arm"][2].update(candidates={"type": "Union", "sets": [{"type": "RandomSubset"}]}),
-     "Union needs at least two strategies"),
+     "candidates Union: a Combined candidate set takes the key 'sets' only, got \\['sets', 'size'\\]"),
+    ("union of one", lambda d: d["arm"][2].update(candidates={"type": "Combined", "sets": [{"type": "RandomSubset"}]}),
+     "candidates Combined: Combined needs at least two candidate sets, got 1"),
+    ("union sets not a list", lambda d: d["arm"][2].update(candidates={"type": "Combined", "sets": {"type": "RandomSubset"}}),
+     "a Combined candidate set needs a non-empty list 'sets', got {'type': 'RandomSubset'}"),
+    ("union part misspelt", lambda d: d["arm"][2].update(candidates={"type": "Combined", "sets": [{"type": "RandomSubset", "sise": 3}, {"type": "FullSpace"}]}),
+     "unknown key \\['sise'\\] for RandomSubset"),
+    ("candidate set unknown", lambda d: d["arm"][2].update(candidates={"type": "Neighborhood"}),
+     "arm 'predictor', candidates: unknown candidate set 'Neighborhood', expected one of \\['Combined', 'Evolution', 'FullSpace', 'Neighbourhood', 'RandomSubset'"),
+    ("searcher unknown", lambda d: d["arm"][0].update(searcher="RandomSerch"),
+     "arm 'random': unknown searcher 'RandomSerch', expected one of \\['LocalSearch', 'PredictorSearch', 'RandomSearch', 'RegularizedEvolution'"),
     ("predictor key misspelt", lambda d: d["arm"][2]["predictor"].update(n_estimator=3), "unknown key \\['n_estimator'\\] for ForestRegressor"),
     ("predictor bool a string", lambda d: d["arm"][2]["predictor"].update(bootstrap="no"), "bootstrap = 'no' is not a boolean"),
     ("sklearn predictor range", lambda d: d["arm"][2].update(predictor={"type": "RandomForestRegressor", "n_estimators": -3}),
@@ -166,7 +174,7 @@ def _wrong_fits(value: Any, hint: Any) -> bool:
     return isinstance(value, hint) if isinstance(hint, type) else True
 
 
-@pytest.mark.parametrize("kind, name", [("searcher", s) for s in SEARCHERS] + [("candidates", c) for c in CANDIDATE_SETS if c not in ("FullSpace", "Union")])
+@pytest.mark.parametrize("kind, name", [("searcher", s) for s in SEARCHERS] + [("candidates", c) for c in CANDIDATE_SETS if c not in ("FullSpace", "Combined")])
 def test_every_argument_refuses_a_wrong_type(kind: str, name: str) -> None:
     import nasfast.search as search
 

@@ -129,7 +129,7 @@ CLAIMS = [
      "PredictorSearch arms with RandomSubset candidates"),
     ('full_space = "predictor-full"\nsmart_subsets = ["predictor-random-10"]',
      "claim: smart_subsets names 'predictor-random-10', an arm with RandomSubset candidates; smart_subsets takes "
-     "PredictorSearch arms with Neighbourhood or Evolution or Union candidates"),
+     "PredictorSearch arms with Neighbourhood or Evolution or Combined candidates"),
     ('full_space = "predictor-full"\nsmart_subsets = ["predictor-full"]',
      "claim: arm 'predictor-full' has two roles (full_space and smart_subsets)"),
     ('full_space = "predictor-full"\nrandom_subsets = "predictor-random-10"',
@@ -162,7 +162,7 @@ def test_the_default_study_names_the_claim_that_its_arms_were_read_as() -> None:
     assert config.claim == Claim(
         next(n for n, k in kinds.items() if k == ("PredictorSearch", "FullSpace")),
         tuple(n for n, k in kinds.items() if k == ("PredictorSearch", "RandomSubset")),
-        tuple(n for n, k in kinds.items() if k[1] in ("Neighbourhood", "Evolution", "Union")),
+        tuple(n for n, k in kinds.items() if k[1] in ("Neighbourhood", "Evolution", "Union", "Combined")),
     )
     quick = ExperimentConfig.default(quick=True)
     assert (quick.seeds, quick.budget) == (5, 50)

@@ -1,4 +1,4 @@
-"""Tests of the search layer: searchers, candidate strategies, acquisitions, universes,
+"""Tests of the search layer: searchers, candidate sets, acquisitions, universes,
 determinism, failures and bad configurations."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import reference as ref
 from nasfast import CellBatch, SearchSpace, SpaceTooLargeError
 from nasfast.search import (
     BenchmarkEvaluator,
+    Combined,
     EvaluationError,
     ForestRegressor,
     Evolution,
@@ -455,7 +456,7 @@ def test_bad_configuration_is_refused(space5: SearchSpace, table: Table) -> None
         PredictorSearch(space5, encoding="graph")
     with pytest.raises(TypeError, match="has no fit"):
         PredictorSearch(space5, predictor=object())
-    with pytest.raises(TypeError, match="candidate strategy"):
+    with pytest.raises(TypeError, match="candidate set"):
         PredictorSearch(space5, candidates="full")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="budget = 5 is below n_initial = 10"):
         PredictorSearch(space5, random_state=0).run(BenchmarkEvaluator(table), 5)
@@ -471,8 +472,8 @@ def test_bad_configuration_is_refused(space5: SearchSpace, table: Table) -> None
         Evolution(preset="x")
     with pytest.raises(ValueError, match="at least two"):
         Union(Neighbourhood())
-    with pytest.raises(ValueError, match="FullSpace"):
-        Union(FullSpace(), Neighbourhood())
+    with pytest.raises(TypeError, match="argument 1 is not a candidate set"):
+        Combined(Neighbourhood(), "full")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="size = 0"):
         RandomSubset(0)
     with pytest.raises(ValueError, match="universe cells belong to"):
@@ -535,13 +536,13 @@ def test_forest_scoring_of_many_rows_matches_its_trees(forest: str) -> None:
     """A forest scores the distinct rows over the features its trees use; mean, spread and a
     Thompson draw must equal those of its trees on every row (and, for scikit-learn's forest,
     its own prediction)."""
-    from nasfast.search.predictor import _REDUCE_MIN_ROWS, _Surrogate
+    from nasfast.search._fitted import _REDUCE_MIN_ROWS, FittedPredictor
 
     rng = np.random.default_rng(0)
     X = (rng.random((3 * _REDUCE_MIN_ROWS, 60)) < 0.2).astype(np.uint8)
     train = np.flatnonzero(rng.random(len(X)) < 0.02)
     y = X[train, :10].sum(axis=1) + rng.normal(size=len(train))
-    model = _Surrogate(small_rf() if forest == "scikit-learn" else default_predictor(), None, seed=3, n_jobs=2)
+    model = FittedPredictor(small_rf() if forest == "scikit-learn" else default_predictor(), None, seed=3, n_jobs=2)
     model.fit(X[train].astype(np.float32), y)
     assert (model.core is not None) == (forest == "core")
     mu, sd = model.mean_std(X)
@@ -567,10 +568,10 @@ def test_full_space_picks_the_best_acquisition(space5: SearchSpace, table: Table
     evaluated yet (recomputed here with sklearn on the reference path encoding)."""
     s = PredictorSearch(space5, predictor=small_rf(), acquisition="greedy", n_initial=15, random_state=0)
     s.run(BenchmarkEvaluator(table), 15)
-    model_seed_state = s._rng.bit_generator.state
+    model_seed_state = s.state_.rng.bit_generator.state
     pick = s.ask(1)
-    s._rng.bit_generator.state = model_seed_state
-    model, _ = s._fit()
+    s.state_.rng.bit_generator.state = model_seed_state
+    model, _ = s._fit(s.state_)
     forest = model.models[0]
     all_cells = ref.batch_cells(table.cells)
     X = np.array([ref.path_encoding(c, 5, 2) for c in all_cells], dtype=np.float32)[:, model.columns]
@@ -586,11 +587,11 @@ def test_full_space_picks_the_best_acquisition(space5: SearchSpace, table: Table
 def _search_history(space: SearchSpace, evaluate: Any, budget: int, packed: bool, monkeypatch: pytest.MonkeyPatch, **kw: Any) -> History:
     """A search with the core forest's packed scoring of FullSpace candidates, or (``packed``
     False) with the float32 scorer it replaced."""
-    from nasfast.search.predictor import _Surrogate
+    from nasfast.search._fitted import FittedPredictor
 
     with monkeypatch.context() as m:
         if not packed:
-            m.setattr(_Surrogate, "_packed", lambda self, X: None)
+            m.setattr(FittedPredictor, "_packed", lambda self, X: None)
         s = PredictorSearch(space, **kw)
         s.run(evaluate, budget)
     return s.history_
@@ -608,29 +609,30 @@ def test_packed_scoring_keeps_the_history(acquisition: str, encoding: str, space
     np.testing.assert_array_equal(fast.candidate_set_size, slow.candidate_set_size)
 
 
-def test_pool_scoring_takes_the_packed_path_only_for_0_1_features(space5: SearchSpace) -> None:
+def test_universe_scoring_takes_the_packed_path_only_for_0_1_features(space5: SearchSpace) -> None:
     """The cached features of a universe are packed for 0/1 encodings, not for path counts; the
-    surrogate's scores of pool rows equal the core forest on those rows as float32 either way."""
-    from nasfast.search._base import Universe
-    from nasfast.search.predictor import _pool_features, _PoolRows, _Surrogate
+    fitted predictor's scores of universe rows equal the core forest on those rows as float32 either way."""
+    from nasfast.search import Universe
+    from nasfast.search._fitted import FittedPredictor
+    from nasfast.search.universe import UniverseRows, universe_features
 
     universe = Universe(space5.enumerate())
     rng = np.random.default_rng(0)
     for encoding in ("path", "path-count"):
-        feats = _pool_features(universe, encoding, None)
+        feats = universe_features(universe, encoding, None)
         assert (feats.bits is None) == (encoding == "path-count")
         assert (feats.rows.max() > 1) == (encoding == "path-count")
         train = rng.choice(len(feats.rows), 40, replace=False)
-        model = _Surrogate(default_predictor(), None, seed=1, n_jobs=None)
+        model = FittedPredictor(default_predictor(), None, seed=1, n_jobs=None)
         model.fit(feats.rows[train].astype(np.float32), feats.rows[train, :5].sum(axis=1) + rng.random(40))
         index = np.flatnonzero(rng.random(len(feats.rows)) < 0.7)
         dense = np.ascontiguousarray(feats.rows[index][:, model.columns], dtype=np.float32)
         mean, std = model.core.predict_mean_std(dense)
-        got = model.mean_std(_PoolRows(feats, index))
+        got = model.mean_std(UniverseRows(feats, index))
         np.testing.assert_array_equal(got[0], mean)
         np.testing.assert_array_equal(got[1], std)
-        np.testing.assert_array_equal(model.mean(_PoolRows(feats, index)), mean)
-        draw = model.draw(_PoolRows(feats, index), np.random.default_rng(2))
+        np.testing.assert_array_equal(model.mean(UniverseRows(feats, index)), mean)
+        draw = model.draw(UniverseRows(feats, index), np.random.default_rng(2))
         assert any(np.array_equal(draw, model.core.predict_member(dense, t)) for t in range(model.n_members))
 
 
@@ -690,8 +692,8 @@ def test_batch_rule_takes_a_unique_best_directly_and_ranks_ties_as_before(space5
         for n, avoid in [(1, X[:0]), (4, X[:0]), (4, X[np.argsort(-np.nan_to_num(score, nan=-9, posinf=-9))[:2]])]:
             for min_distance in (0.0, 1.0, 3.0):
                 s = PredictorSearch(space5, acquisition="greedy", min_distance=min_distance, random_state=0)
-                s._reset()
-                got = s._select(Scores(score), X, n, 0.0, avoid)  # type: ignore[arg-type]
+                state = s.reset()
+                got = s._select(state, Scores(score), X, n, 0.0, avoid)  # type: ignore[arg-type]
                 assert got == _previous_ranking(score, X, n, avoid, min_distance), (name, n, len(avoid), min_distance)
 
 
@@ -731,12 +733,12 @@ def test_predictor_protocol_members_and_mean_std() -> None:
     """A predictor with ``predict_members`` gives its members' mean and spread and Thompson
     draws one member; one with ``predict_mean_std`` gives its own mean and std; neither is
     wrapped in bootstrap clones."""
-    from nasfast.search.predictor import _Surrogate
+    from nasfast.search._fitted import FittedPredictor
 
     rng = np.random.default_rng(5)
     X = rng.random((40, 3)).astype(np.float32)
     y = X @ np.array([1.0, -2.0, 0.5])
-    members = _Surrogate(_Members(0.5), None, seed=0, n_jobs=1)
+    members = FittedPredictor(_Members(0.5), None, seed=0, n_jobs=1)
     members.fit(X, y)
     assert members.kind == "members" and len(members.models) == 1 and members.n_members == 3
     P = members.models[0].predict_members(X)
@@ -745,7 +747,7 @@ def test_predictor_protocol_members_and_mean_std() -> None:
     np.testing.assert_allclose(sd, np.full(len(X), np.sqrt(2 / 3) * 0.5), atol=1e-9)
     draw = members.draw(X, np.random.default_rng(1))
     assert any(np.allclose(draw, P[:, k], atol=1e-12) for k in range(3))
-    ms = _Surrogate(_MeanStd(0.5), None, seed=0, n_jobs=1)
+    ms = FittedPredictor(_MeanStd(0.5), None, seed=0, n_jobs=1)
     ms.fit(X, y)
     assert ms.kind == "std" and len(ms.models) == 1
     mu2, sd2 = ms.mean_std(X)
@@ -757,13 +759,13 @@ def test_thompson_with_a_gaussian_process_is_a_joint_posterior_sample() -> None:
     """Thompson sampling with a GP draws one function from the joint posterior over the rows
     of largest mean + 2 std (recomputed here with scikit-learn's ``sample_y``), not independent
     normals per row; the other rows get -inf."""
-    from nasfast.search.predictor import _THOMPSON_SHORTLIST, _Surrogate
+    from nasfast.search._fitted import _THOMPSON_SHORTLIST, FittedPredictor
 
     rng = np.random.default_rng(3)
     X = (rng.random((_THOMPSON_SHORTLIST + 300, 12)) < 0.4).astype(np.float32)
     train = np.arange(60)
     y = X[train, :4].sum(axis=1) + 0.1 * rng.standard_normal(len(train))
-    model = _Surrogate(GaussianProcessRegressor(alpha=1e-2, optimizer=None), None, seed=0, n_jobs=1)
+    model = FittedPredictor(GaussianProcessRegressor(alpha=1e-2, optimizer=None), None, seed=0, n_jobs=1)
     model.fit(X[train], y)
     assert model.kind == "std"
     draw = model.draw(X, np.random.default_rng(11))
@@ -779,12 +781,12 @@ def test_thompson_with_a_gaussian_process_is_a_joint_posterior_sample() -> None:
 
 def test_forest_ensemble_scores_every_clone() -> None:
     """``n_ensemble`` with a core forest averages the clones (not only the first one's trees)."""
-    from nasfast.search.predictor import _Surrogate
+    from nasfast.search._fitted import FittedPredictor
 
     rng = np.random.default_rng(2)
     X = (rng.random((80, 10)) < 0.5).astype(np.float32)
     y = X[:, 0] * 2 + X[:, 1] + rng.standard_normal(80) * 0.1
-    model = _Surrogate(ForestRegressor(10, random_state=None), 3, seed=4, n_jobs=1)
+    model = FittedPredictor(ForestRegressor(10, random_state=None), 3, seed=4, n_jobs=1)
     model.fit(X, y)
     assert model.kind == "ensemble" and model.core is None and len(model.members) == 3
     mu, sd = model.mean_std(X)
@@ -823,7 +825,7 @@ def test_target_transform_is_what_the_predictor_is_fitted_on(space5: SearchSpace
     expected = ndtri((rankdata(told) - 0.5) / len(told)) if transform else told
     # the bootstrap clones see resamples of the targets: every fitted target is one of them
     assert np.isin(np.round(last, 12), np.round(expected, 12)).all()
-    model, best = s._fit()
+    model, best = s._fit(s.state_)
     # the incumbent of EI is the best fitted target of all 9 values told
     assert best == pytest.approx(values.max() if transform is None else ndtri((len(values) - 0.5) / len(values)))
 
@@ -861,7 +863,7 @@ def test_a_predictor_reading_the_adjacency_layout_gets_whole_rows_of_its_space(s
     s = PredictorSearch(space5, gcn, acquisition="greedy", n_initial=6, random_state=0)
     assert s.encoding_ == "adjacency"
     s.run(BenchmarkEvaluator(table), 9)
-    model, _ = s._fit()
+    model, _ = s._fit(s.state_)
     fitted = model.models[0]
     assert (fitted.max_vertices, fitted.n_ops) == (5, 2)
     assert np.array_equal(model.columns, np.arange(space5.encoding_dim("adjacency")))

@@ -34,6 +34,7 @@ from sklearn.ensemble import RandomForestRegressor
 
 from nasfast import CellBatch, SearchSpace
 from nasfast.search import (
+    JOURNAL_VERSION,
     BenchmarkEvaluator,
     EvaluationError,
     History,
@@ -269,10 +270,19 @@ def test_bad_cells_in_an_ask_and_old_versions_are_refused(tmp_path: Path, space5
     # version 1: no checksums; refused with a message that says so, by run and by resume()
     old = [{**r, "v": 1} for r in _journal_records(space5, table, tmp_path)]
     path.write_text("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in old))
-    with pytest.raises(JournalMismatchError, match="has version 1 \\(lines without checksums\\).*reads version 2"):
+    with pytest.raises(JournalMismatchError, match="has version 1 \\(lines without checksums\\).*reads version 3"):
         RandomSearch(space5, random_state=1).run(CellRule(table), 4, journal=path, resume=True)
     with pytest.raises(JournalMismatchError, match="has version 1"):
         RandomSearch.resume(path, CellRule(table), 4)
+    # version 2: checksums, but the header of the earlier schema (class name and config apart)
+    v2 = [{**r, "v": 2} for r in _journal_records(space5, table, tmp_path)]
+    searcher = v2[0].pop("searcher")
+    v2[0] = {**v2[0], "searcher": searcher.pop("type"), "config": searcher}
+    path.write_bytes(sealed(v2))
+    for attempt in (lambda: RandomSearch(space5, random_state=1).run(CellRule(table), 4, journal=path, resume=True),
+                    lambda: RandomSearch.resume(path, CellRule(table), 4)):
+        with pytest.raises(JournalMismatchError, match="has version 2 \\(the searcher's class name and config.*reads version 3"):
+            attempt()
     # a header cut short: no search to resume from it; a run over it starts afresh
     path.write_bytes(sealed(recs)[:40])
     with pytest.raises(FileNotFoundError, match="no complete header line"):
@@ -331,7 +341,7 @@ def test_journal_lines_follow_the_documented_format(faulty: tuple[bytes, History
         assert sep and tail.endswith(b'"}') and len(tail) == 10
         crc = zlib.crc32(body, crc)  # chained: continued from the line before
         assert tail[:8] == f"{crc:08x}".encode()
-        assert json.loads(line)["v"] == 2
+        assert json.loads(line)["v"] == JOURNAL_VERSION == 3
 
 
 def _line_of(data: bytes, offset: int) -> int:

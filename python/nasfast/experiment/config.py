@@ -39,16 +39,21 @@ A study is described by a TOML file (the default study is ``example.toml`` besid
 An *arm* is one named entry of a study: a searcher with its arguments, run ``seeds`` times on
 every benchmark (the word of clinical trials for one treatment of a study). Study files of
 earlier versions called arms ``[[strategy]]``; that name is refused with a message naming
-``[[arm]]``, because "strategy" is what :mod:`nasfast.search` calls a candidate set (which cells
-the predictor scores: ``FullSpace``, ``RandomSubset``, ...), and one word must not mean both.
+``[[arm]]``, because the search once called its candidate sets "strategies" (which cells the
+predictor scores: ``FullSpace``, ``RandomSubset``, ...), and one word must not mean both.
 Likewise the ``[quick]`` table of earlier versions is refused with a message naming
 ``[preset.quick]``.
 
-Every key of a ``[[arm]]`` table other than ``name`` and ``searcher`` is passed to the
-searcher's constructor; a ``candidates`` table is built into the candidate-set class named by its
-``type`` with its other keys as arguments (``Union`` takes a list ``sets`` of such tables); a
-``predictor`` table likewise into a scikit-learn regressor (one of :data:`PREDICTORS`), e.g.
-``predictor = { type = "RandomForestRegressor", n_estimators = 30 }``.
+An ``[[arm]]`` table is a searcher's configuration in the schema of
+:mod:`nasfast.search.registry` (the one a search journal records), with the searcher's
+registered name under ``searcher`` instead of ``type``: every key other than ``name`` and
+``searcher`` is an argument of the searcher's constructor; a ``candidates`` table is a candidate
+set's configuration (``{ type = "RandomSubset", size = 1000 }``; ``Combined``, earlier ``Union``,
+takes a list ``sets`` of such tables); a ``predictor`` table is built into a scikit-learn
+regressor (one of :data:`PREDICTORS`), e.g. ``predictor = { type = "RandomForestRegressor",
+n_estimators = 30 }``. Searchers and candidate sets are looked up in the registry of
+:mod:`nasfast.search`: the built-in ones, and classes of your own registered with
+``register_searcher`` or ``register_candidates`` before the study is read.
 
 Everything is checked when the study is read, before any run starts: unknown keys (in every
 table, including the arguments of searchers, candidate sets and predictors), the type of every
@@ -63,25 +68,25 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import inspect
 import math
 import re
 import sys
-import typing
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, Mapping, Optional, Sequence, Union
+from typing import Any, Optional, Union
 
 from nasfast.metrics import parse_target
 
 __all__ = ["Arm", "ExperimentConfig", "Claim", "Section", "apply_preset", "load_toml", "derive_seed", "SEARCHERS", "CANDIDATE_SETS",
            "PREDICTORS", "CLAIM_ROLES"]
 
-#: Searcher classes of :mod:`nasfast.search` an arm may name.
+#: The built-in searchers of :mod:`nasfast.search` (an arm may name any registered searcher).
 SEARCHERS = ("PredictorSearch", "RandomSearch", "RegularizedEvolution", "LocalSearch")
-#: Candidate-set classes of :mod:`nasfast.search` a ``candidates`` table may name.
-CANDIDATE_SETS = ("FullSpace", "RandomSubset", "Neighbourhood", "Evolution", "Union")
+#: The built-in candidate sets of :mod:`nasfast.search` (a ``candidates`` table may name any
+#: registered candidate set; ``Union`` reads as ``Combined``).
+CANDIDATE_SETS = ("FullSpace", "RandomSubset", "Neighbourhood", "Evolution", "Combined")
 
 #: scikit-learn regressors a ``predictor`` table may name, with their modules.
 PREDICTORS = {
@@ -112,7 +117,7 @@ def _read_toml_text(text: str, source: str) -> dict[str, Any]:
         import tomllib
     else:  # pragma: no cover - exercised on older Pythons only
         try:
-            import tomli as tomllib
+            import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
         except ImportError as exc:
             raise ImportError(
                 "reading TOML files on Python < 3.11 needs the 'tomli' package (pip install tomli)"
@@ -166,79 +171,34 @@ def _names(key: str, value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _describe(hint: Any) -> str:
-    words = {bool: "a boolean (true or false)", int: "an integer", float: "a number", str: "a string"}
-    if hint in words:
-        return words[hint]
-    if typing.get_origin(hint) is Union:
-        return " or ".join(_describe(a) for a in typing.get_args(hint) if a is not type(None))
-    if typing.get_origin(hint) is Literal:
-        return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
-    return getattr(hint, "__name__", str(hint))
-
-
-def _matches(value: Any, hint: Any) -> bool:
-    """Whether a TOML value fits a constructor's type annotation (bool is not an int, an int
-    is a float)."""
-    if hint is Any or isinstance(hint, typing.TypeVar):
-        return True
-    origin = typing.get_origin(hint)
-    if origin is Union:
-        return any(_matches(value, a) for a in typing.get_args(hint))
-    if origin is Literal:
-        return value in typing.get_args(hint)
-    if origin is not None:
-        hint = origin
-    if hint is bool:
-        return isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if isinstance(hint, type):
-        return isinstance(value, hint)
-    return True
+def _registry() -> Any:
+    """:mod:`nasfast.search.registry` (imported on first use: it imports the search layer)."""
+    return importlib.import_module("nasfast.search.registry")
 
 
 def _check_kwargs(
     where: str, cls: Any, kwargs: Mapping[str, Any], fixed: Sequence[str] = (), separate: Sequence[str] = ()
 ) -> None:
-    """Names and types of ``kwargs`` against the constructor of ``cls``; ``fixed`` arguments are
-    set by the study (not allowed here), ``separate`` ones are checked by the caller."""
-    params = inspect.signature(cls).parameters
-    accepted = [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n not in fixed]
-    unknown = sorted(set(kwargs) - set(accepted))
-    if unknown:
-        raise ValueError(f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {unknown} for {cls.__name__} (allowed: {accepted})")
+    """Names and types of ``kwargs`` against the constructor of ``cls``
+    (:func:`nasfast.search.registry.check_arguments`); ``fixed`` arguments are set by the study
+    (not allowed here), ``separate`` ones are checked by the caller."""
     try:
-        hints = typing.get_type_hints(cls.__init__)
-    except Exception:  # annotations that cannot be resolved: the constructor checks the values
-        hints = {}
-    for key, value in kwargs.items():
-        if key in hints and key not in separate and not _matches(value, hints[key]):
-            raise ValueError(f"{where}: {key} = {value!r} is not {_describe(hints[key])}")
+        _registry().check_arguments(cls, kwargs, fixed, separate)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
 
 
-def _search_class(name: str) -> Any:
-    return getattr(importlib.import_module("nasfast.search"), name)
+def _searcher_class(name: Any, where: str) -> Any:
+    try:
+        return _registry().searcher_class(name)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
 
 
 def _check_candidates(spec: Any, where: str) -> None:
-    if not isinstance(spec, Mapping) or "type" not in spec:
-        raise ValueError(f"{where}: 'candidates' must be a table with a 'type' key, got {spec!r}")
-    if spec["type"] not in CANDIDATE_SETS:
-        raise ValueError(f"{where}: unknown candidate set {spec['type']!r}, expected one of {CANDIDATE_SETS}")
-    args = {k: v for k, v in spec.items() if k != "type"}
-    if spec["type"] == "Union":
-        if set(args) != {"sets"}:
-            raise ValueError(f"{where}: a 'Union' candidate set takes the key 'sets' only, got {sorted(args)}")
-        sets = args["sets"]
-        if not isinstance(sets, list) or not sets:
-            raise ValueError(f"{where}: a 'Union' candidate set needs a non-empty list 'sets'")
-        for s in sets:
-            _check_candidates(s, where)
-    else:
-        _check_kwargs(f"{where}, candidates {spec['type']}", _search_class(spec["type"]), args)
+    """A ``candidates`` table: built with :func:`nasfast.search.registry.candidates_from_config`,
+    which checks the type, every key and value, and the constructor's own checks."""
+    _registry().candidates_from_config(spec, f"{where}, candidates")
 
 
 def _check_predictor(spec: Any, where: str) -> None:
@@ -258,7 +218,8 @@ def _check_predictor(spec: Any, where: str) -> None:
         raise ValueError(f"{where}: {exc}") from None
 
 
-#: Searcher arguments the study sets itself (an arm may not).
+#: Searcher arguments the study sets itself (an arm may not): the context of a run,
+#: ``nasfast.search.registry.CONTEXT_ARGUMENTS``.
 _FIXED = ("space", "random_state", "universe", "n_jobs")
 #: The space every arm's searcher is built on once, to run its constructor's checks.
 _TRIAL_SPACE = (4, 5, ("a", "b"))
@@ -273,7 +234,8 @@ class Arm:
     name : str
         Identifier used in file names, tables and plots.
     searcher : str
-        Class name in :mod:`nasfast.search` (one of :data:`SEARCHERS`).
+        Registered name of a searcher (:mod:`nasfast.search.registry`; the built-in ones are
+        :data:`SEARCHERS`).
     params : dict
         Keyword arguments of the searcher (``candidates`` given as a table, see the module doc).
     """
@@ -285,36 +247,38 @@ class Arm:
     def __post_init__(self) -> None:
         _check_name("arm", self.name)
         where = f"arm {self.name!r}"
-        if self.searcher not in SEARCHERS:
-            raise ValueError(f"{where}: unknown searcher {self.searcher!r}, expected one of {SEARCHERS}")
+        cls = _searcher_class(self.searcher, where)
         _table(f"{where}: the parameters", self.params)
         for reserved in _FIXED:
             if reserved in self.params:
                 raise ValueError(f"{where}: {reserved!r} is set by the experiment, not the config")
+        takes = _registry().constructor_arguments(cls)
         for key in ("candidates", "predictor"):
-            if key in self.params and self.searcher != "PredictorSearch":
-                raise ValueError(f"{where}: only PredictorSearch takes {key!r}")
+            if key in self.params and key not in takes:
+                raise ValueError(
+                    f"{where}: {self.searcher} takes no {key!r} (of the built-in searchers, only PredictorSearch takes {key!r})"
+                )
         if "candidates" in self.params:
             _check_candidates(self.params["candidates"], where)
         if "predictor" in self.params:
             _check_predictor(self.params["predictor"], where)
-        _check_kwargs(where, _search_class(self.searcher), self.params, fixed=_FIXED, separate=("candidates", "predictor"))
+        _check_kwargs(where, cls, self.params, fixed=_FIXED, separate=("candidates", "predictor"))
         self._trial_build()
 
     def _trial_build(self) -> None:
         """Builds the searcher once on a tiny space, so that its constructor checks the values
         (ranges, choices) before any run starts."""
         from nasfast import SearchSpace
-        from nasfast.experiment.worker import _default_components, build_searcher
+        from nasfast.experiment.worker import build_searcher, default_components
 
         v, e, ops = _TRIAL_SPACE
         try:
-            build_searcher(self, SearchSpace(v, e, list(ops)), 0, None, _default_components())
+            build_searcher(self, SearchSpace(v, e, list(ops)), 0, None, default_components())
         except (ValueError, TypeError) as exc:
             raise ValueError(f"arm {self.name!r}: {exc}") from None
 
     @classmethod
-    def from_dict(cls, table: Mapping[str, Any]) -> "Arm":
+    def from_dict(cls, table: Mapping[str, Any]) -> Arm:
         """Build from a ``[[arm]]`` table (``name``, ``searcher`` and searcher arguments)."""
         if not isinstance(table, Mapping):
             raise ValueError(f"an arm must be a table, got {table!r}")
@@ -330,11 +294,12 @@ class Arm:
 
     @property
     def candidates_type(self) -> Optional[str]:
-        """Type of the candidate set of a ``PredictorSearch`` arm (``FullSpace`` by default)."""
+        """Registered name of the candidate set of a ``PredictorSearch`` arm (``FullSpace`` by
+        default; ``Union`` reads as ``Combined``)."""
         if self.searcher != "PredictorSearch":
             return None
         cand = self.params.get("candidates")
-        return "FullSpace" if cand is None else str(cand["type"])
+        return "FullSpace" if cand is None else str(_registry().canonical_candidates_name(cand["type"]))
 
 
 @dataclass(frozen=True)
@@ -383,8 +348,8 @@ class ExperimentConfig:
     stop_at_optimum: bool = True
     n_boot: int = 2000
     confidence: float = 0.95
-    claim: Optional["Claim"] = None
-    sections: tuple["Section", ...] = ()
+    claim: Optional[Claim] = None
+    sections: tuple[Section, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "benchmarks", _names("benchmarks", self.benchmarks))
@@ -432,7 +397,7 @@ class ExperimentConfig:
     @classmethod
     def from_dict(
         cls, data: Mapping[str, Any], *, quick: bool = False, preset: Optional[str] = None, source: str = "config"
-    ) -> "ExperimentConfig":
+    ) -> ExperimentConfig:
         """Build from the parsed TOML of a study.
 
         Parameters
@@ -474,11 +439,12 @@ class ExperimentConfig:
         if not isinstance(tables, list):
             raise ValueError(f"{source}: 'arm' must be a list of [[arm]] tables, got {tables!r}")
         defaults = _table(f"{source}: [defaults]", data.get("defaults", {}))
-        bad = sorted(set(defaults) - set(SEARCHERS))
+        names = _registry().searcher_names()
+        bad = sorted(set(defaults) - set(names))
         if bad or not all(isinstance(v, Mapping) for v in defaults.values()):
-            raise ValueError(f"{source}: [defaults] must hold one table per searcher in {SEARCHERS}, got {sorted(defaults)}")
+            raise ValueError(f"{source}: [defaults] must hold one table per searcher in {names}, got {sorted(defaults)}")
         arms = [
-            Arm.from_dict({**defaults.get(t.get("searcher"), {}), **t}) if isinstance(t, Mapping) else Arm.from_dict(t)
+            Arm.from_dict({**defaults.get(str(t.get("searcher")), {}), **t}) if isinstance(t, Mapping) else Arm.from_dict(t)
             for t in tables
         ]
         if "metric" in exp and exp["metric"] == "":
@@ -497,12 +463,12 @@ class ExperimentConfig:
         return config if preset is None else applied[preset]
 
     @classmethod
-    def from_toml(cls, path: Union[str, Path], *, quick: bool = False, preset: Optional[str] = None) -> "ExperimentConfig":
+    def from_toml(cls, path: Union[str, Path], *, quick: bool = False, preset: Optional[str] = None) -> ExperimentConfig:
         """Read a study from a TOML file (see the module doc for the format and :meth:`from_dict`)."""
         return cls.from_dict(load_toml(path), quick=quick, preset=preset, source=str(path))
 
     @classmethod
-    def default(cls, *, quick: bool = False, preset: Optional[str] = None) -> "ExperimentConfig":
+    def default(cls, *, quick: bool = False, preset: Optional[str] = None) -> ExperimentConfig:
         """The default study (``example.toml`` shipped with the package), or one of its presets."""
         text = resources.files("nasfast.experiment").joinpath(_EXAMPLE).read_text(encoding="utf-8")
         return cls.from_dict(_read_toml_text(text, _EXAMPLE), quick=quick, preset=preset, source=_EXAMPLE)
@@ -513,7 +479,7 @@ class ExperimentConfig:
         benchmarks: Optional[Sequence[str]] = None,
         arms: Optional[Sequence[Union[str, Arm, Mapping[str, Any]]]] = None,
         **values: Any,
-    ) -> "ExperimentConfig":
+    ) -> ExperimentConfig:
         """A copy with some fields replaced; None values are ignored.
 
         ``arms`` may mix names of this study's arms, :class:`Arm` objects and
@@ -558,7 +524,7 @@ def _select(arms: list[Arm], names: Sequence[str], source: str) -> list[Arm]:
 _RENAMED = {
     "strategy": (
         "[[strategy]] tables are now [[arm]] tables: rename each [[strategy]] to [[arm]] (a study's "
-        "named entries are arms; 'strategy' names the candidate sets of a search)"
+        "named entries are arms)"
     ),
     "quick": (
         "the [quick] table is now [preset.quick] (a study may define several presets), and its "
@@ -585,7 +551,7 @@ _NOT_IN_EXPERIMENT_TABLE = ("arms", "claim", "sections")
 CLAIM_ROLES = {
     "full_space": ("FullSpace",),
     "random_subsets": ("RandomSubset",),
-    "smart_subsets": ("Neighbourhood", "Evolution", "Union"),
+    "smart_subsets": ("Neighbourhood", "Evolution", "Combined"),
 }
 
 
@@ -620,7 +586,7 @@ class Claim:
     random_subsets : tuple of str
         The arms of part 1 (``RandomSubset`` candidates).
     smart_subsets : tuple of str
-        The arms of part 2 (``Neighbourhood``, ``Evolution`` or ``Union`` candidates).
+        The arms of part 2 (``Neighbourhood``, ``Evolution`` or ``Combined`` candidates).
     """
 
     full_space: str
@@ -675,7 +641,7 @@ class Claim:
                     f"{' or '.join(kinds)} candidates"
                 )
 
-    def restricted_to(self, names: Sequence[str]) -> Optional["Claim"]:
+    def restricted_to(self, names: Sequence[str]) -> Optional[Claim]:
         """The claim on a selection of the arms: the subset arms that remain, or None when the
         full-space arm (the reference of every part) is not selected."""
         if self.full_space not in names:
@@ -684,7 +650,7 @@ class Claim:
                      tuple(n for n in self.smart_subsets if n in names))
 
     @classmethod
-    def from_dict(cls, table: Any, source: str = "config") -> "Claim":
+    def from_dict(cls, table: Any, source: str = "config") -> Claim:
         """Build from a ``[claim]`` table."""
         if not isinstance(table, Mapping):
             raise ValueError(f"{source}: [claim] must be a table, got {table!r}")
@@ -764,7 +730,7 @@ class Section:
         object.__setattr__(self, "arms", arms)
         object.__setattr__(self, "title", self.title or self.name)
 
-    def restricted_to(self, names: Sequence[str]) -> Optional["Section"]:
+    def restricted_to(self, names: Sequence[str]) -> Optional[Section]:
         """The section on a selection of the arms (pairs whose both arms remain), or None when
         none of its arms is selected."""
         arms = tuple(n for n in self.arms if n in names)
@@ -773,7 +739,7 @@ class Section:
         return Section(self.name, self.title, arms, tuple(p for p in self.pairs if p[0] in names and p[1] in names))
 
     @classmethod
-    def from_dict(cls, table: Any, source: str = "config") -> "Section":
+    def from_dict(cls, table: Any, source: str = "config") -> Section:
         """Build from a ``[[section]]`` table."""
         if not isinstance(table, Mapping):
             raise ValueError(f"{source}: a [[section]] must be a table, got {table!r}")

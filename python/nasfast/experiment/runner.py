@@ -33,7 +33,7 @@ from nasfast.experiment import storage
 from nasfast.experiment.config import Arm, ExperimentConfig
 from nasfast.experiment.progress import Progress
 from nasfast.experiment.task import RunTask, run_seed, study_tasks
-from nasfast.experiment.worker import BenchmarkLoader, execute_run
+from nasfast.experiment.worker import BenchmarkLoader, default_components, execute_run
 
 if TYPE_CHECKING:
     from nasfast.experiment.report import ExperimentResults
@@ -103,8 +103,9 @@ class Experiment:
     load_benchmark : callable, optional
         Name to benchmark (default ``nasfast.benchmarks.load``); must be picklable by reference.
     components : mapping, optional
-        Searcher, candidate-set and ``BenchmarkEvaluator`` classes by name (default
-        :mod:`nasfast.search`); must be picklable by reference.
+        Searcher, candidate-set and ``BenchmarkEvaluator`` classes by name (default: the
+        registered ones, :func:`~nasfast.experiment.worker.default_components`); must be
+        picklable by reference.
 
     Examples
     --------
@@ -289,8 +290,10 @@ class Experiment:
         # spawn: a forked child would inherit a thread pool of the parent without its threads.
         ctx = multiprocessing.get_context("spawn")
         with _threads_per_process(threads), ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            # the registry as this process knows it: searchers registered here are found in the workers
+            components = self.components if self.components is not None else default_components()
             futures: dict[Future[str], RunTask] = {
-                pool.submit(execute_run, t, runs_dir, self.load_benchmark, self.components, threads): t for t in todo
+                pool.submit(execute_run, t, runs_dir, self.load_benchmark, components, threads): t for t in todo
             }
             pending = set(futures)
             try:

@@ -23,7 +23,7 @@ from nasfast.experiment.storage import write_sealed_atomic
 from nasfast.experiment.task import RunTask
 from nasfast.metrics import first_occurrences, hitting_time, target_indices
 
-__all__ = ["BenchmarkLoader", "build_searcher", "execute_run"]
+__all__ = ["BenchmarkLoader", "build_searcher", "default_components", "execute_run"]
 
 #: A function from a benchmark name to the benchmark.
 BenchmarkLoader = Callable[[str], Any]
@@ -91,10 +91,15 @@ class _StopAtTargets:
         return bool(np.isin(new, self._keys).any())
 
 
-def _default_components() -> Mapping[str, Any]:
-    import nasfast.search as search
+def default_components() -> dict[str, Any]:
+    """The registered searchers and candidate sets by name (:mod:`nasfast.search.registry`,
+    earlier names included) and ``BenchmarkEvaluator``: the components of a study unless it is
+    given others. A study passes this to its worker processes, so that classes registered in
+    the main process are found there too (they are sent by reference)."""
+    from nasfast.search import BenchmarkEvaluator
+    from nasfast.search.registry import registered_components
 
-    return vars(search)
+    return {**registered_components(), "BenchmarkEvaluator": BenchmarkEvaluator}
 
 
 def _default_loader() -> BenchmarkLoader:
@@ -103,11 +108,36 @@ def _default_loader() -> BenchmarkLoader:
     return load
 
 
+def _adopt(components: Mapping[str, Any]) -> None:
+    """Registers the searcher and candidate-set classes of ``components`` that the registry of
+    this process does not know, under their names in ``components``: a worker process adopts
+    the classes registered in the study's process (a ``Combined`` candidate set, or a resumed
+    journal, finds them by name)."""
+    from nasfast.search import CandidateSet, Searcher, registry
+
+    for name, c in components.items():
+        if not isinstance(c, type) or registry.registered_name(c) is not None:
+            continue
+        known = set(registry.searcher_names()) | set(registry.candidate_set_names()) | {"Union"}
+        if name in known:
+            continue
+        if issubclass(c, Searcher):
+            registry.register_searcher(c, name=name)
+        elif issubclass(c, CandidateSet):
+            registry.register_candidates(c, name=name)
+
+
 def _build_candidates(spec: Mapping[str, Any], components: Mapping[str, Any]) -> Any:
+    """A candidate set from its configuration: a registered class reads its own configuration
+    (``from_config``: a ``Combined`` builds its ``sets``), any other component is called with
+    the arguments."""
+    from nasfast.search import CandidateSet
+
+    make = components[spec["type"]]
     args = {k: v for k, v in spec.items() if k != "type"}
-    if spec["type"] == "Union":
-        return components["Union"](*[_build_candidates(s, components) for s in args["sets"]])
-    return components[spec["type"]](**args)
+    if isinstance(make, type) and issubclass(make, CandidateSet):
+        return make.from_config(args)
+    return make(**args)
 
 
 def build_searcher(
@@ -124,7 +154,7 @@ def build_searcher(
     universe : CellBatch or None
         The searchable cells when the benchmark covers only part of the space.
     components : mapping
-        Class names to classes (default: the namespace of :mod:`nasfast.search`).
+        Names to classes (e.g. :func:`default_components`).
     n_jobs : int, optional
         Threads of the searcher (passed only when given; results do not depend on it).
     """
@@ -158,7 +188,7 @@ def execute_run(
         Benchmark name to benchmark (default ``nasfast.benchmarks.load``).
     components : mapping, optional
         Searcher, candidate-set and ``BenchmarkEvaluator`` classes by name (default
-        :mod:`nasfast.search`).
+        :func:`default_components`).
     n_jobs : int, optional
         Threads of the searcher (default: the searcher's own default, all cores).
 
@@ -168,7 +198,8 @@ def execute_run(
         The record's file name.
     """
     load = load_benchmark if load_benchmark is not None else _default_loader()
-    comps = components if components is not None else _default_components()
+    comps = components if components is not None else default_components()
+    _adopt(comps)
     prep = _prepare(load, task.benchmark, task.metric, task.targets)
     searcher = build_searcher(task.arm, prep.bench.space, task.seed, prep.universe, comps, n_jobs)
     evaluator = comps["BenchmarkEvaluator"](prep.bench, prep.metric)

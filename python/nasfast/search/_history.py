@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional
 
 import numpy as np
 import numpy.typing as npt
@@ -149,7 +150,7 @@ class History:
         }
 
     @classmethod
-    def from_dict(cls, obj: Mapping[str, Any]) -> "History":
+    def from_dict(cls, obj: Mapping[str, Any]) -> History:
         """The history of :meth:`to_dict`."""
         space = space_from_json(obj["space"])
         return cls(
@@ -162,7 +163,7 @@ class History:
             obj.get("errors"),
         )
 
-    def equals(self, other: "History", wall_time: bool = False) -> bool:
+    def equals(self, other: History, wall_time: bool = False) -> bool:
         """Whether two histories record the same evaluations (wall times compared on request)."""
         if len(self) != len(other) or self.cells != other.cells:
             return False

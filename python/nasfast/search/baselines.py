@@ -11,7 +11,10 @@ import numpy as np
 import numpy.typing as npt
 
 from .._core import CellBatch, SearchSpace
-from ._base import RandomState, Searcher
+from .._typing import RandomState
+from .registry import register_searcher
+from .searcher import Searcher
+from .state import SearchState
 
 __all__ = ["RandomSearch", "RegularizedEvolution", "LocalSearch"]
 
@@ -25,6 +28,7 @@ def _positive_int(name: str, value: Any) -> int:
     return int(value)
 
 
+@register_searcher
 class RandomSearch(Searcher):
     """Random search without repeats.
 
@@ -56,13 +60,11 @@ class RandomSearch(Searcher):
             raise ValueError(f"method = {method!r}: expected one of {_METHODS}")
         self.method = method
 
-    def _config(self) -> dict[str, Any]:
-        return {"method": self.method, "batch_size": self.batch_size}
-
-    def _propose(self, n: int) -> tuple[CellBatch, int]:
-        return self._random_new(n, self.method), 0
+    def propose(self, state: SearchState, n: int) -> tuple[CellBatch, int]:
+        return state.random_new(n, self.method), 0
 
 
+@register_searcher
 class RegularizedEvolution(Searcher):
     """Regularised (aging) evolution (Real et al. 2019, as in the NAS-Bench-101 notebook).
 
@@ -119,59 +121,50 @@ class RegularizedEvolution(Searcher):
         self.init_method = init_method
         self._allow_repeats = not self.dedupe
 
-    def _config(self) -> dict[str, Any]:
-        return {
-            "population": self.population,
-            "sample_size": self.sample_size,
-            "preset": self.preset,
-            "dedupe": self.dedupe,
-            "init_method": self.init_method,
-            "batch_size": self.batch_size,
-        }
-
-    def _on_reset(self) -> None:
+    def on_reset(self, state: SearchState) -> None:
         self._members: deque[tuple[CellBatch, float]] = deque()
 
-    def _on_tell(self, cells: CellBatch, fps: npt.NDArray[np.uint64], values: npt.NDArray[np.float64]) -> None:
+    def on_tell(self, state: SearchState, cells: CellBatch, fps: npt.NDArray[np.uint64], values: npt.NDArray[np.float64]) -> None:
         for i in range(len(cells)):
             if not math.isnan(values[i]):
                 self._members.append((cells[i : i + 1], float(values[i])))
                 if len(self._members) > self.population:
                     self._members.popleft()
 
-    def _child(self) -> CellBatch:
+    def _child(self, state: SearchState) -> CellBatch:
         k = min(self.sample_size, len(self._members))
-        idx = self._rng.choice(len(self._members), size=k, replace=False)
+        idx = state.rng.choice(len(self._members), size=k, replace=False)
         vals = np.array([self._members[i][1] for i in idx])
         parent = self._members[int(idx[int(np.argmax(vals))])][0]
         for _ in range(100):
-            child = self.space.mutate(parent, random_state=self._rng, preset=self.preset, n_jobs=self.n_jobs)  # type: ignore[arg-type]
+            child = self.space.mutate(parent, random_state=state.rng, preset=self.preset, n_jobs=self.n_jobs)  # type: ignore[arg-type]
             fps = child.fingerprints()
-            if not self._in_universe(fps)[0]:
+            if not state.in_universe(fps)[0]:
                 continue
-            if self.dedupe and int(fps[0]) in self._taken:
+            if self.dedupe and state.is_taken(fps)[0]:
                 continue
             return child
-        return self._random_new(1)
+        return state.random_new(1)
 
-    def _propose(self, n: int) -> tuple[CellBatch, int]:
-        k_init = max(0, min(n, self.population - self._n_asked))
+    def propose(self, state: SearchState, n: int) -> tuple[CellBatch, int]:
+        k_init = max(0, min(n, self.population - state.n_asked))
         if len(self._members) < 2:
             k_init = n
         parts = []
         if k_init:
-            init = self._random_new(k_init, self.init_method)
-            self._mark_taken(init.fingerprints())
+            init = state.random_new(k_init, self.init_method)
+            state.mark_taken(init.fingerprints())
             parts.append(init)
         for _ in range(n - k_init):
-            child = self._child()
+            child = self._child(state)
             if len(child):
-                self._mark_taken(child.fingerprints())
+                state.mark_taken(child.fingerprints())
                 parts.append(child)
         parts = [p for p in parts if len(p)]
-        return (CellBatch.concat(parts) if parts else self._empty()), 0
+        return (CellBatch.concat(parts) if parts else state.empty()), 0
 
 
+@register_searcher
 class LocalSearch(Searcher):
     """Hill climbing over the full radius-1 neighbourhood with random restarts (as in naszilla
     and NASLib).
@@ -201,10 +194,7 @@ class LocalSearch(Searcher):
     ) -> None:
         super().__init__(space, random_state=random_state, universe=universe, batch_size=batch_size, n_jobs=n_jobs)
 
-    def _config(self) -> dict[str, Any]:
-        return {"batch_size": self.batch_size}
-
-    def _on_reset(self) -> None:
+    def on_reset(self, state: SearchState) -> None:
         self._known: dict[int, float] = {}
         self._current: Optional[tuple[CellBatch, float]] = None
         self._start: Optional[int] = None
@@ -212,39 +202,40 @@ class LocalSearch(Searcher):
         self._nbrs: set[int] = set()
         self.restarts_ = 0
 
-    def _on_tell(self, cells: CellBatch, fps: npt.NDArray[np.uint64], values: npt.NDArray[np.float64]) -> None:
+    def on_tell(self, state: SearchState, cells: CellBatch, fps: npt.NDArray[np.uint64], values: npt.NDArray[np.float64]) -> None:
         for i, f in enumerate(fps.tolist()):
             self._known[int(f)] = float(values[i])
             if int(f) == self._start:
                 self._start = None
                 if not math.isnan(values[i]):
-                    self._move_to(cells[i : i + 1], float(values[i]))
+                    self._move_to(state, cells[i : i + 1], float(values[i]))
 
-    def _move_to(self, cell: CellBatch, value: float) -> None:
+    def _move_to(self, state: SearchState, cell: CellBatch, value: float) -> None:
         self._current = (cell, value)
         nb, _ = self.space.neighbours(cell, radius=1, n_jobs=self.n_jobs)
         fps = nb.fingerprints(n_jobs=self.n_jobs)
-        keep = np.flatnonzero(self._in_universe(fps))
-        perm = keep[self._rng.permutation(len(keep))]
+        keep = np.flatnonzero(state.in_universe(fps))
+        perm = keep[state.rng.permutation(len(keep))]
         self._nbrs = {int(fps[i]) for i in perm}
-        self._queue = [nb[int(i) : int(i) + 1] for i in perm if int(fps[i]) not in self._taken]
+        taken = state.is_taken(fps)
+        self._queue = [nb[int(i) : int(i) + 1] for i in perm if not taken[i]]
 
-    def _next(self) -> CellBatch:
+    def _next(self, state: SearchState) -> CellBatch:
         while True:
             if self._current is None:
                 if self._start is not None:  # waiting for the start cell's result
-                    return self._random_new(1)
-                cell = self._random_new(1)
+                    return state.random_new(1)
+                cell = state.random_new(1)
                 if len(cell):
                     self._start = int(cell.fingerprints()[0])
                     self.restarts_ += 1
                 return cell
             while self._queue:
                 cell = self._queue.pop(0)
-                if int(cell.fingerprints()[0]) not in self._taken:
+                if not state.is_taken(cell.fingerprints())[0]:
                     return cell
             if any(f not in self._known for f in self._nbrs):  # results still to come
-                return self._random_new(1)
+                return state.random_new(1)
             vals = [(self._known[f], f) for f in self._nbrs if not math.isnan(self._known[f])]
             cur_cell, cur_val = self._current
             if vals:
@@ -252,19 +243,19 @@ class LocalSearch(Searcher):
                 if best_val > cur_val:
                     # the best neighbour, earliest evaluated on ties
                     best_fps = {f for v, f in vals if v == best_val}
-                    h = self.history_
+                    h = state.history
                     hf = h.cells.fingerprints(n_jobs=self.n_jobs)
                     i = next(j for j, f in enumerate(hf.tolist()) if int(f) in best_fps)
-                    self._move_to(h.cells[i : i + 1], best_val)
+                    self._move_to(state, h.cells[i : i + 1], best_val)
                     continue
             self._current = None
 
-    def _propose(self, n: int) -> tuple[CellBatch, int]:
+    def propose(self, state: SearchState, n: int) -> tuple[CellBatch, int]:
         parts = []
         for _ in range(n):
-            cell = self._next()
+            cell = self._next(state)
             if len(cell) == 0:
                 break
-            self._mark_taken(cell.fingerprints())
+            state.mark_taken(cell.fingerprints())
             parts.append(cell)
-        return (CellBatch.concat(parts) if parts else self._empty()), 0
+        return (CellBatch.concat(parts) if parts else state.empty()), 0

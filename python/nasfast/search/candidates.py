@@ -1,25 +1,52 @@
-"""Candidate-subset strategies: which cells a predictor scores in one round.
+"""Candidate sets: which cells a predictor scores in one round.
 
-Every strategy returns raw candidates; the searcher then removes isomorphic duplicates, cells
-already evaluated or pending, and cells outside its universe, and records the size of what is
-left in ``history_.candidate_set_size``. When nothing is left, the searcher falls back to
+A candidate set is a :class:`CandidateSet` whose :meth:`~CandidateSet.candidates` receives the
+:class:`~nasfast.search.SearchState` of the search and returns the raw candidates of the round:
+a ``CellBatch``, or, for candidates that are cells of the universe, a boolean mask over
+``state.universe.cells`` (what :class:`FullSpace` returns: the searcher then scores them from
+the state's feature cache, each distinct feature row once). The searcher removes isomorphic
+duplicates, cells already evaluated or pending and cells outside its universe, and records the
+size of what is left in ``history_.candidate_set_size``; when nothing is left, it falls back to
 uniform random new cells (recorded with candidate-set size 0).
+
+A new candidate set takes a few lines (see the README, "Architecture")::
+
+    @register_candidates
+    class MutantsAndRandom(CandidateSet):
+        def __init__(self, top_k: int = 5, n_random: int = 500) -> None:
+            self.top_k, self.n_random = top_k, n_random
+
+        def candidates(self, state: SearchState) -> CellBatch:
+            top = state.top_cells(self.top_k)
+            kids = state.space.mutate(top, random_state=state.rng) if len(top) else state.empty()
+            return CellBatch.concat([kids, state.random_new(self.n_random)])
+
+Registering it (:func:`~nasfast.search.register_candidates`) lets journals and study files name
+it; its configuration is read from the attributes named like its constructor's arguments.
 """
 
 from __future__ import annotations
 
+import typing
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
+import numpy.typing as npt
 
-from .._core import CellBatch, SpaceTooLargeError
+from .._core import CellBatch, SearchSpace, SpaceTooLargeError
+from .registry import candidates_config, candidates_from_config, check_arguments, config_of, register_candidates
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._base import Searcher
+    from .state import SearchState
 
-__all__ = ["CandidateStrategy", "FullSpace", "RandomSubset", "Neighbourhood", "Evolution", "Union", "strategy_from_config"]
+__all__ = ["CandidateSet", "Candidates", "FullSpace", "RandomSubset", "Neighbourhood", "Evolution", "Combined", "Union",
+           "CandidateStrategy"]
 
 _PRESETS = ("nb101", "bananas", "naslib")
+
+#: What :meth:`CandidateSet.candidates` returns: cells, or a boolean mask over the universe.
+Candidates = typing.Union[CellBatch, npt.NDArray[np.bool_]]
 
 
 def _positive_int(name: str, value: Any) -> int:
@@ -28,55 +55,70 @@ def _positive_int(name: str, value: Any) -> int:
     return int(value)
 
 
-class CandidateStrategy:
-    """Base of the candidate-subset strategies."""
+class CandidateSet:
+    """Base of the candidate sets: the rule that gives the cells a predictor scores in a round.
 
-    def _config(self) -> dict[str, Any]:
-        """The strategy as JSON (for journals)."""
-        raise NotImplementedError
+    Subclasses implement :meth:`candidates`; :meth:`reset`, :meth:`check` and
+    :meth:`get_config` have defaults. Draw every random number from ``state.rng``.
+    """
 
-    def _reset(self) -> None:
-        """Forget state from a previous search."""
+    def candidates(self, state: SearchState) -> Candidates:
+        """The raw candidates of this round: a ``CellBatch`` (duplicates, taken cells and cells
+        outside the universe are removed by the searcher), or a boolean mask over
+        ``state.universe.cells``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement candidates(state)")
 
-    def _check(self, search: "Searcher") -> None:
-        """Refuse a searcher this strategy cannot serve."""
+    def reset(self) -> None:
+        """Forgets what a previous search left (called when a search starts)."""
 
-    def candidates(self, search: "Searcher") -> CellBatch:
-        """The raw candidate cells of this round for ``search``."""
-        raise NotImplementedError
+    def check(self, space: SearchSpace, universe: Optional[CellBatch]) -> None:
+        """Refuses a search this candidate set cannot serve (called by the searcher's
+        constructor with its space and universe)."""
+
+    def get_config(self) -> dict[str, Any]:
+        """The arguments that build this candidate set again (without its ``type``; see
+        :mod:`nasfast.search.registry`): by default every constructor argument, read from the
+        attribute of the same name."""
+        return config_of(self)
+
+    @classmethod
+    def from_config(cls, params: Mapping[str, Any]) -> CandidateSet:
+        """The candidate set of :meth:`get_config`'s arguments (names and types checked
+        against the constructor first)."""
+        check_arguments(cls, params)
+        return cls(**params)
 
     def __repr__(self) -> str:
-        cfg = self._config()
-        name = cfg.pop("strategy")
-        return f"{name}({', '.join(f'{k}={v!r}' for k, v in cfg.items())})"
+        try:
+            cfg = self.get_config()
+        except TypeError:
+            return f"{type(self).__name__}(...)"
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in cfg.items())})"
 
 
-class FullSpace(CandidateStrategy):
+@register_candidates
+class FullSpace(CandidateSet):
     """Every cell of the universe: all unique cells of an enumerable space (423,624 for
     NAS-Bench-101) or all cells of the searcher's ``universe``.
 
-    The features of the whole universe are computed once and cached (see
-    :class:`~nasfast.search.PredictorSearch`). A space too large to enumerate without a
-    universe is refused with ``SpaceTooLargeError``.
+    Its candidates are a mask over the universe, so a predictor search scores them from the
+    universe's feature cache, computed once (see :class:`~nasfast.search.PredictorSearch`). A
+    space too large to enumerate without a universe is refused with ``SpaceTooLargeError``.
     """
 
-    def _config(self) -> dict[str, Any]:
-        return {"strategy": "FullSpace"}
-
-    def _check(self, search: "Searcher") -> None:
-        if search.universe is None and not search.space.is_enumerable():
+    def check(self, space: SearchSpace, universe: Optional[CellBatch]) -> None:
+        if universe is None and not space.is_enumerable():
             raise SpaceTooLargeError(
-                f"FullSpace needs an enumerable space or a universe; {search.space!r} is too large to "
+                f"FullSpace needs an enumerable space or a universe; {space!r} is too large to "
                 "enumerate: use RandomSubset, Neighbourhood or Evolution candidates"
             )
 
-    def candidates(self, search: "Searcher") -> CellBatch:
-        pool = search._pool()
-        assert pool is not None
-        return pool.cells[np.flatnonzero(~search._pool_taken_mask())]
+    def candidates(self, state: SearchState) -> Candidates:
+        return ~state.taken_mask()
 
 
-class RandomSubset(CandidateStrategy):
+@register_candidates
+class RandomSubset(CandidateSet):
     """A uniform random subset of ``size`` distinct cells of the universe (or of the space).
 
     Parameters
@@ -93,26 +135,24 @@ class RandomSubset(CandidateStrategy):
         self.refresh = bool(refresh)
         self._fixed: Optional[CellBatch] = None
 
-    def _config(self) -> dict[str, Any]:
-        return {"strategy": "RandomSubset", "size": self.size, "refresh": self.refresh}
-
-    def _reset(self) -> None:
+    def reset(self) -> None:
         self._fixed = None
 
-    def _draw(self, search: "Searcher") -> CellBatch:
-        pool = search._pool()
-        if pool is not None:
-            n = min(self.size, len(pool))
-            return pool.cells[np.sort(search._rng.choice(len(pool), size=n, replace=False))]
-        return search.space.sample(self.size, random_state=search._rng, replace=False, n_jobs=search.n_jobs)
+    def _draw(self, state: SearchState) -> CellBatch:
+        universe = state.universe
+        if universe is not None:
+            n = min(self.size, len(universe))
+            return universe.cells[np.sort(state.rng.choice(len(universe), size=n, replace=False))]
+        return state.space.sample(self.size, random_state=state.rng, replace=False, n_jobs=state.n_jobs)
 
-    def candidates(self, search: "Searcher") -> CellBatch:
+    def candidates(self, state: SearchState) -> Candidates:
         if self.refresh or self._fixed is None:
-            self._fixed = self._draw(search)
+            self._fixed = self._draw(state)
         return self._fixed
 
 
-class Neighbourhood(CandidateStrategy):
+@register_candidates
+class Neighbourhood(CandidateSet):
     """Every cell within ``radius`` edits of the ``top_k`` best evaluated cells (the edit rule
     of ``SearchSpace.neighbours``).
 
@@ -128,18 +168,16 @@ class Neighbourhood(CandidateStrategy):
         self.radius = _positive_int("radius", radius)
         self.top_k = _positive_int("top_k", top_k)
 
-    def _config(self) -> dict[str, Any]:
-        return {"strategy": "Neighbourhood", "radius": self.radius, "top_k": self.top_k}
-
-    def candidates(self, search: "Searcher") -> CellBatch:
-        top = search._top_cells(self.top_k)
+    def candidates(self, state: SearchState) -> Candidates:
+        top = state.top_cells(self.top_k)
         if len(top) == 0:
-            return search._empty()
-        cells, _ = search.space.neighbours(top, radius=self.radius, n_jobs=search.n_jobs)
+            return state.empty()
+        cells, _ = state.space.neighbours(top, radius=self.radius, n_jobs=state.n_jobs)
         return cells
 
 
-class Evolution(CandidateStrategy):
+@register_candidates
+class Evolution(CandidateSet):
     """Mutants of the best evaluated cells: ``n_children`` children, each of a parent drawn
     uniformly from the ``top_k`` best evaluated cells, mutated with ``preset`` (never
     isomorphic to its parent).
@@ -161,66 +199,82 @@ class Evolution(CandidateStrategy):
             raise ValueError(f"preset = {preset!r}: expected one of {_PRESETS}")
         self.preset = preset
 
-    def _config(self) -> dict[str, Any]:
-        return {"strategy": "Evolution", "n_children": self.n_children, "top_k": self.top_k, "preset": self.preset}
-
-    def candidates(self, search: "Searcher") -> CellBatch:
-        top = search._top_cells(self.top_k)
+    def candidates(self, state: SearchState) -> Candidates:
+        top = state.top_cells(self.top_k)
         if len(top) == 0:
-            return search._empty()
-        parents = top[search._rng.integers(0, len(top), size=self.n_children)]
-        return search.space.mutate(
-            parents, random_state=search._rng, preset=self.preset, non_isomorphic=True, n_jobs=search.n_jobs  # type: ignore[arg-type]
+            return state.empty()
+        parents = top[state.rng.integers(0, len(top), size=self.n_children)]
+        return state.space.mutate(
+            parents, random_state=state.rng, preset=self.preset, non_isomorphic=True, n_jobs=state.n_jobs  # type: ignore[arg-type]
         )
 
 
-class Union(CandidateStrategy):
-    """The union of several strategies (their candidates one after the other; duplicates are
-    removed by the searcher).
+@register_candidates
+class Combined(CandidateSet):
+    """The union of several candidate sets: their candidates one after the other (duplicates
+    are removed by the searcher). ``Union`` is its earlier name, still accepted.
+
+    When one of them gives a mask over the universe (:class:`FullSpace`), the candidates of the
+    others are mapped into the universe too and the union is a mask (cells outside the universe
+    could not be asked anyway), so that ``Combined(FullSpace(), ...)`` is scored from the
+    feature cache like ``FullSpace()``.
 
     Parameters
     ----------
-    *strategies : CandidateStrategy
-        At least two strategies (``FullSpace`` is refused: it already holds every cell).
+    *sets : CandidateSet
+        At least two candidate sets.
     """
 
-    def __init__(self, *strategies: CandidateStrategy) -> None:
-        if len(strategies) < 2:
-            raise ValueError(f"Union needs at least two strategies, got {len(strategies)}")
-        for i, s in enumerate(strategies):
-            if not isinstance(s, CandidateStrategy):
-                raise TypeError(f"Union: argument {i} is not a candidate strategy: {s!r}")
-            if isinstance(s, FullSpace):
-                raise ValueError("Union: FullSpace already holds every cell; use it alone")
-        self.strategies = tuple(strategies)
+    def __init__(self, *sets: CandidateSet) -> None:
+        if len(sets) < 2:
+            raise ValueError(f"{type(self).__name__} needs at least two candidate sets, got {len(sets)}")
+        for i, s in enumerate(sets):
+            if not isinstance(s, CandidateSet):
+                raise TypeError(f"{type(self).__name__}: argument {i} is not a candidate set: {s!r}")
+        self.sets = tuple(sets)
 
-    def _config(self) -> dict[str, Any]:
-        return {"strategy": "Union", "strategies": [s._config() for s in self.strategies]}
+    def get_config(self) -> dict[str, Any]:
+        return {"sets": [candidates_config(s) for s in self.sets]}
+
+    @classmethod
+    def from_config(cls, params: Mapping[str, Any]) -> CandidateSet:
+        if set(params) != {"sets"}:
+            raise ValueError(f"a {cls.__name__} candidate set takes the key 'sets' only, got {sorted(params)}")
+        sets = params["sets"]
+        if not isinstance(sets, list) or not sets:
+            raise ValueError(f"a {cls.__name__} candidate set needs a non-empty list 'sets', got {sets!r}")
+        return cls(*(candidates_from_config(c, "sets") for c in sets))
 
     def __repr__(self) -> str:
-        return f"Union({', '.join(repr(s) for s in self.strategies)})"
+        return f"{type(self).__name__}({', '.join(repr(s) for s in self.sets)})"
 
-    def _reset(self) -> None:
-        for s in self.strategies:
-            s._reset()
+    def reset(self) -> None:
+        for s in self.sets:
+            s.reset()
 
-    def _check(self, search: "Searcher") -> None:
-        for s in self.strategies:
-            s._check(search)
+    def check(self, space: SearchSpace, universe: Optional[CellBatch]) -> None:
+        for s in self.sets:
+            s.check(space, universe)
 
-    def candidates(self, search: "Searcher") -> CellBatch:
-        parts = [s.candidates(search) for s in self.strategies]
-        parts = [p for p in parts if len(p)]
-        return CellBatch.concat(parts) if parts else search._empty()
+    def candidates(self, state: SearchState) -> Candidates:
+        parts = [s.candidates(state) for s in self.sets]
+        if all(isinstance(p, CellBatch) for p in parts):
+            cells = [p for p in parts if len(p)]
+            return CellBatch.concat(cells) if cells else state.empty()  # type: ignore[arg-type]
+        universe = state.universe
+        assert universe is not None  # a part gave a mask over it
+        mask = np.zeros(len(universe), dtype=bool)
+        for p in parts:
+            if isinstance(p, CellBatch):
+                if len(p):
+                    pos = universe.positions(p.fingerprints(n_jobs=state.n_jobs))
+                    mask[pos[pos >= 0]] = True
+            else:
+                mask |= p
+        return mask
 
 
-def strategy_from_config(config: dict[str, Any]) -> CandidateStrategy:
-    """The strategy whose ``_config()`` is ``config`` (as stored in a journal header)."""
-    cfg = dict(config)
-    name = cfg.pop("strategy", None)
-    if name == "Union":
-        return Union(*(strategy_from_config(c) for c in cfg["strategies"]))
-    classes = {c.__name__: c for c in (FullSpace, RandomSubset, Neighbourhood, Evolution)}
-    if name not in classes:
-        raise ValueError(f"unknown candidate strategy {name!r} in {config!r}")
-    return classes[name](**cfg)  # type: ignore[no-any-return]
+#: The earlier name of :class:`Combined` (it shadowed ``typing.Union`` for code that imports both).
+Union = Combined
+#: The earlier name of :class:`CandidateSet`.
+CandidateStrategy = CandidateSet

@@ -1,13 +1,15 @@
 """Crash-safe journal of a search: JSON lines sealed with a checksum, flushed and fsynced one by one.
 
-Line format (version 2); every line is one JSON object with ``"v": 2``, a ``"type"`` and, as
+Line format (version 3); every line is one JSON object with ``"v": 3``, a ``"type"`` and, as
 its last key, ``"crc"``: eight hex digits, the CRC-32 of the line's bytes before ``,"crc":``
 continued from the CRC of the line before (see :mod:`nasfast._jsonline`), so that a changed,
 removed, repeated or reordered line is detected, not replayed:
 
-* ``header`` (first line): ``searcher`` (class name), ``config`` (the searcher's parameters),
-  ``space`` (``max_vertices``, ``max_edges``, ``ops``), ``universe`` (SHA-256 of the sorted
-  fingerprints of the universe, or ``null``), ``seed`` (the int seed of the run).
+* ``header`` (first line): ``searcher`` (its configuration in the schema of
+  :mod:`nasfast.search.registry`: ``{"type": <registered name>, <argument>: <value>, ...}``, a
+  candidate set as ``{"type": ..., ...}`` in turn), ``space`` (``max_vertices``, ``max_edges``,
+  ``ops``), ``universe`` (SHA-256 of the sorted fingerprints of the universe, or ``null``),
+  ``seed`` (the int seed of the run).
 * ``ask``: ``iteration``, ``candidate_set_size`` and ``cells`` (a list of ``[adjacency, ops]``
   pairs: the n x n matrix as n*n ``0``/``1`` characters and the n op codes).
 * ``tell``: one result: ``cell`` (as above), ``fingerprint`` (hex), ``value`` and ``cost``
@@ -21,8 +23,11 @@ damaged line (checksum, JSON, a missing or ill-typed field) is refused with
 :class:`JournalCorruptError` naming the file and the line; a journal of another space,
 searcher, configuration, universe or seed is refused (``JournalMismatchError``).
 
-Journals of version 1 (lines without checksums) are refused with a message that says so: they
-cannot be checked, and appending checked lines to them would leave a file of two formats.
+Journals of earlier versions are refused with a message that says so: version 1 (lines without
+checksums) cannot be checked, version 2 recorded the searcher's class name and configuration
+apart, with candidate sets as ``{"strategy": ..., "strategies": ...}``; appending version-3
+lines to either would leave a file of two formats. Finish such a search with the nasfast that
+started it.
 """
 
 from __future__ import annotations
@@ -35,9 +40,10 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
+from .._core import NasfastError
 from .._jsonline import SealError, seal, unseal
 
-JOURNAL_VERSION = 2
+JOURNAL_VERSION = 3
 
 __all__ = [
     "JOURNAL_VERSION",
@@ -49,7 +55,7 @@ __all__ = [
 ]
 
 
-class JournalMismatchError(ValueError):
+class JournalMismatchError(NasfastError, ValueError):
     """The journal cannot be continued by this search: it was written by a different search
     (space, searcher, configuration, seed or universe), is damaged
     (:class:`JournalCorruptError`), or the replay of the search diverged from it."""
@@ -98,9 +104,8 @@ def _is_space(x: Any) -> bool:
 #: The fields of each record type: a check and what it expects (for the error message).
 _FIELDS: dict[str, dict[str, tuple[Callable[[Any], bool], str]]] = {
     "header": {
-        "searcher": (lambda x: isinstance(x, str), "a class name"),
+        "searcher": (lambda x: isinstance(x, dict) and isinstance(x.get("type"), str), "a searcher configuration {type, ...}"),
         "space": (_is_space, "a space {max_vertices, max_edges, ops}"),
-        "config": (lambda x: isinstance(x, dict), "an object"),
         "universe": (lambda x: x is None or isinstance(x, str), "null or a digest"),
         "seed": (lambda x: _is_int(x) and x >= 0, "a non-negative int"),
     },
@@ -130,10 +135,17 @@ def _where(path: Path, k: int) -> str:
     return f"journal {str(path)!r}, line {k}"
 
 
+#: What the versions before :data:`JOURNAL_VERSION` were.
+_EARLIER = {
+    1: "lines without checksums",
+    2: "the searcher's class name and configuration apart, candidate sets as {strategy, strategies}",
+}
+
+
 def _version_error(path: Path, v: Any) -> JournalMismatchError:
-    if v == 1:
+    if v in _EARLIER:
         return JournalMismatchError(
-            f"journal {str(path)!r} has version 1 (lines without checksums); this nasfast reads version "
+            f"journal {str(path)!r} has version {v} ({_EARLIER[v]}); this nasfast reads version "
             f"{JOURNAL_VERSION} only: finish that search with the nasfast that started it, or start a new journal"
         )
     return JournalMismatchError(f"journal {str(path)!r} has version {v!r}; this nasfast reads version {JOURNAL_VERSION}")
@@ -175,7 +187,7 @@ def _parse_line(path: Path, k: int, line: bytes, previous: int) -> tuple[dict[st
     return rec, crc
 
 
-def read_header(path: Union[str, "os.PathLike[str]"]) -> dict[str, Any]:
+def read_header(path: Union[str, os.PathLike[str]]) -> dict[str, Any]:
     """The header of the journal at ``path`` (its checksum, version and fields checked).
 
     Raises
@@ -229,7 +241,7 @@ class Journal:
         If the journal was written by another search or another version.
     """
 
-    def __init__(self, path: Union[str, "os.PathLike[str]"], header: dict[str, Any], resume: bool) -> None:
+    def __init__(self, path: Union[str, os.PathLike[str]], header: dict[str, Any], resume: bool) -> None:
         self.path = Path(path)
         self.asks: list[dict[str, Any]] = []
         self.tells: list[dict[str, Any]] = []
@@ -279,12 +291,7 @@ class Journal:
             good_end = pos
         if records:  # checked before the file is touched
             head = records[0][1]
-            for key in ("searcher", "space", "config", "universe"):
-                if head.get(key) != self.header.get(key):
-                    raise JournalMismatchError(
-                        f"journal {str(self.path)!r} was written for a different {key}: "
-                        f"{head.get(key)!r}, this search has {self.header.get(key)!r}"
-                    )
+            self._check_same_search(head)
         if self.truncated:
             warnings.warn(
                 f"journal {str(self.path)!r}: its last line was cut short (a crash while writing); "
@@ -311,6 +318,25 @@ class Journal:
                 self.tells.append(rec)
                 self.tell_lines.append(k)
 
+    def _check_same_search(self, head: dict[str, Any]) -> None:
+        """Refuses a journal whose header describes another search than :attr:`header`."""
+        old, new = head["searcher"], self.header["searcher"]
+        if old.get("type") != new.get("type"):
+            raise JournalMismatchError(
+                f"journal {str(self.path)!r} was written by a different searcher: {old.get('type')!r}, this search is "
+                f"{new.get('type')!r}"
+            )
+        if old != new:
+            keys = sorted(k for k in set(old) | set(new) if old.get(k, "(absent)") != new.get(k, "(absent)"))
+            diffs = "; ".join(f"{k} = {old.get(k, '(absent)')!r} in the journal, {new.get(k, '(absent)')!r} here" for k in keys)
+            raise JournalMismatchError(f"journal {str(self.path)!r} was written for a different config of {new['type']}: {diffs}")
+        for key in ("space", "universe"):
+            if head.get(key) != self.header.get(key):
+                raise JournalMismatchError(
+                    f"journal {str(self.path)!r} was written for a different {key}: "
+                    f"{head.get(key)!r}, this search has {self.header.get(key)!r}"
+                )
+
     @property
     def seed(self) -> Optional[int]:
         """The seed of the journal's search."""
@@ -331,7 +357,7 @@ class Journal:
         """Close the file."""
         self._file.close()
 
-    def __enter__(self) -> "Journal":
+    def __enter__(self) -> Journal:
         return self
 
     def __exit__(self, *exc: object) -> None:
