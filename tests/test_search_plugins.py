@@ -205,6 +205,46 @@ def test_a_candidate_set_of_your_own_may_give_a_mask(space5: SearchSpace, table:
         PredictorSearch(space5, _forest(), candidates=_BadMask(), n_initial=2, random_state=0).run(BenchmarkEvaluator(table), 4)
 
 
+class _Returns(CandidateSet):
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def candidates(self, state: SearchState) -> Any:
+        return self.value
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+
+class _Again(Searcher):
+    """Proposes its first cell again and again (a broken plug-in)."""
+
+    def propose(self, state: SearchState, n: int) -> tuple[CellBatch, int]:
+        return (state.history.cells[:1] if state.n_told else state.random_new(1)), 0
+
+
+def test_a_broken_plugin_is_told_what_it_did_wrong(space5: SearchSpace, table: Table, big_space: SearchSpace) -> None:
+    ev = BenchmarkEvaluator(table)
+    cases: list[tuple[Any, type, str]] = [
+        ([1, 2], TypeError, "_Returns\\(\\) returned list: expected a CellBatch or a boolean mask over the universe"),
+        (np.ones(779), TypeError, "returned ndarray: expected"),
+        (SearchSpace(4, 5, ["a"]).enumerate(), ValueError, "returned cells of SearchSpace\\(max_vertices=4"),
+    ]
+    for value, error, message in cases:
+        with pytest.raises(error, match=message):
+            PredictorSearch(space5, _forest(), candidates=_Returns(value), n_initial=2, random_state=0).run(ev, 4)
+        with pytest.raises(error, match=message):  # inside a union too
+            PredictorSearch(space5, _forest(), candidates=Combined(Neighbourhood(), _Returns(value)), n_initial=2,
+                            random_state=0).run(ev, 4)
+    with pytest.raises(ValueError, match="returned a mask, but SearchSpace\\(max_vertices=12.*has no universe"):
+        PredictorSearch(big_space, _forest(), candidates=_Returns(np.ones(5, dtype=bool)), n_initial=2, random_state=0).run(
+            lambda cells: cells.encode("adjacency").sum(axis=1), 4)
+    s = _Again(space5, random_state=0)
+    s.tell(s.ask(1), [0.5])
+    with pytest.raises(ValueError, match="_Again.propose returned a cell twice, or a cell evaluated or pending"):
+        s.ask(1)
+
+
 # ---------------------------------------------------------------------------------- the registry
 
 

@@ -49,6 +49,33 @@ _PRESETS = ("nb101", "bananas", "naslib")
 Candidates = typing.Union[CellBatch, npt.NDArray[np.bool_]]
 
 
+def checked_candidates(candidates: CandidateSet, found: Any, state: SearchState) -> Candidates:
+    """What ``candidates.candidates(state)`` returned, checked: a ``CellBatch`` of the search's
+    space, or a boolean mask over ``state.universe.cells``.
+
+    Raises
+    ------
+    TypeError
+        For anything else.
+    ValueError
+        For cells of another space, a mask without a universe or of the wrong length.
+    """
+    if isinstance(found, CellBatch):
+        if found.space != state.space:
+            raise ValueError(f"{candidates!r} returned cells of {found.space!r}, the search searches {state.space!r}")
+        return found
+    if not (isinstance(found, np.ndarray) and found.dtype == np.bool_):
+        raise TypeError(
+            f"{candidates!r} returned {type(found).__name__}: expected a CellBatch or a boolean mask over the universe"
+        )
+    universe = state.universe
+    if universe is None:
+        raise ValueError(f"{candidates!r} returned a mask, but {state.space!r} has no universe (too large to enumerate)")
+    if found.shape != (len(universe),):
+        raise ValueError(f"{candidates!r} returned a mask of shape {found.shape} for a universe of {len(universe)} cells")
+    return found
+
+
 def _positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} = {value!r}: must be a positive int")
@@ -257,12 +284,12 @@ class Combined(CandidateSet):
             s.check(space, universe)
 
     def candidates(self, state: SearchState) -> Candidates:
-        parts = [s.candidates(state) for s in self.sets]
+        parts = [checked_candidates(s, s.candidates(state), state) for s in self.sets]
         if all(isinstance(p, CellBatch) for p in parts):
             cells = [p for p in parts if len(p)]
             return CellBatch.concat(cells) if cells else state.empty()  # type: ignore[arg-type]
         universe = state.universe
-        assert universe is not None  # a part gave a mask over it
+        assert universe is not None  # checked_candidates: a mask implies a universe
         mask = np.zeros(len(universe), dtype=bool)
         for p in parts:
             if isinstance(p, CellBatch):

@@ -17,7 +17,7 @@ from ..predictors import encode, encoding_dim, encoding_parts, normal_scores
 from ..predictors._encoding import CORE_ENCODINGS
 from ..predictors.forest import ForestRegressor
 from ._fitted import FittedPredictor, expected_improvement
-from .candidates import CandidateSet, FullSpace
+from .candidates import CandidateSet, FullSpace, checked_candidates
 from .registry import CONTEXT_ARGUMENTS, candidates_config, config_of, register_searcher
 from .searcher import Searcher
 from .state import SearchState
@@ -323,9 +323,9 @@ class PredictorSearch(Searcher):
     def _model_pick(self, state: SearchState, n: int) -> tuple[CellBatch, int]:
         model, best = self._fit(state)
         avoid = np.asarray(list(self._pending_X.values()), dtype=np.float32).reshape(-1, encoding_dim(self.space, self.encoding_))
-        found = self.candidates.candidates(state)
+        found = checked_candidates(self.candidates, self.candidates.candidates(state), state)
         if not isinstance(found, CellBatch):
-            return self._universe_pick(state, model, np.asarray(found, dtype=bool), n, best, avoid)
+            return self._universe_pick(state, model, found, n, best, avoid)
         cand, _ = state.new_only(found)
         if len(cand) == 0:
             return state.random_new(n), 0
@@ -348,11 +348,7 @@ class PredictorSearch(Searcher):
         first candidate in universe order."""
         t = time.perf_counter()
         universe = state.universe
-        assert universe is not None  # the candidate set gave a mask over it
-        if mask.shape != (len(universe),):
-            raise ValueError(
-                f"{self.candidates!r} returned a mask of shape {mask.shape} for a universe of {len(universe)} cells"
-            )
+        assert universe is not None  # checked_candidates: a mask implies a universe
         feats = state.universe_features(self.encoding_)
         mask = mask & ~state.taken_mask()
         # a row is a candidate while some cell of it is (the cells left out are usually few)

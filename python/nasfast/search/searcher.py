@@ -253,11 +253,24 @@ class Searcher:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"n = {n!r}: must be a positive int")
         before = set(state._taken)
-        cells, size = self.propose(state, int(n))
+        proposed = self.propose(state, int(n))
+        name = type(self).__name__
+        if not (isinstance(proposed, tuple) and len(proposed) == 2 and isinstance(proposed[0], CellBatch)):
+            raise TypeError(f"{name}.propose must return (cells, candidate_set_size), got {proposed!r}")
+        cells, size = proposed
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 0:
+            raise TypeError(f"{name}.propose returned a candidate-set size of {size!r}: expected a non-negative int")
+        if cells.space != self.space:
+            raise ValueError(f"{name}.propose returned cells of {cells.space!r}, the searcher searches {self.space!r}")
+        if len(cells) > n:
+            raise ValueError(f"{name}.propose returned {len(cells)} cells for n = {n}")
         fps = cells.fingerprints(n_jobs=self.n_jobs)
         if not self._allow_repeats and (len(np.unique(fps)) != len(fps) or any(int(f) in before for f in fps.tolist())):
-            raise AssertionError(f"internal error: {type(self).__name__} proposed a cell evaluated or pending")
-        state._record_ask(fps, size)
+            raise ValueError(
+                f"{name}.propose returned a cell twice, or a cell evaluated or pending: it must return new cells "
+                "(see SearchState.new_only)"
+            )
+        state._record_ask(fps, int(size))
         self.on_ask(state, cells, fps)
         return cells
 
@@ -359,13 +372,35 @@ class Searcher:
         max_retries: int = 0,
         max_consecutive_failures: int = 10,
     ) -> Searcher:
-        """Search until ``budget`` cells are evaluated (see :func:`nasfast.search.loop.run_search`,
-        which this calls, for every argument).
+        """Search until ``budget`` cells are evaluated (a new search: :meth:`reset` is called).
 
         Cells are asked ``batch_size`` at a time at first, then one by one as results come in,
         so that up to ``batch_size`` evaluations are in flight. Results are told in the order
         the cells were asked: the history is the same inline, in a process pool or on a Dask
-        cluster (for the same seed and a deterministic evaluator).
+        cluster (for the same seed and a deterministic evaluator). This calls
+        :func:`nasfast.search.loop.run_search`, which documents every argument in full.
+
+        Parameters
+        ----------
+        evaluator : callable
+            ``evaluator(cells)`` for a ``CellBatch`` of one cell returns its value, or
+            ``(values, costs)`` (picklable for a process pool or Dask).
+        budget : int
+            Number of evaluations (failed ones included).
+        executor : concurrent.futures.Executor or distributed.Client, optional
+            Where evaluations run (``None``: inline).
+        journal : str or Path, optional
+            The crash-safe journal of the search (the class must be registered).
+        resume : bool
+            Continue the search recorded in ``journal``.
+        stop : callable, optional
+            ``stop(history)`` after each result; ``True`` ends the run.
+        timeout : float, optional
+            Seconds an evaluation may take; a slower one is a failure.
+        max_retries : int
+            Extra attempts for a failed evaluation.
+        max_consecutive_failures : int
+            Failures in a row (of this run) that stop it with :class:`EvaluationError`.
 
         Returns
         -------
