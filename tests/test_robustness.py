@@ -200,10 +200,12 @@ def test_risky_requests_fail_cleanly_in_a_capped_child() -> None:
 # --------------------------------------------------------------------------------------------
 # Ctrl-C stops long calls
 
+# Each call must run for seconds even on a fast machine, or it finishes before the signal arrives
+# (100,000 rejection samples took 0.3 s on an idle 2-core machine: too close to the 0.4 s wait).
 LONG_CALLS = {
     "estimate": "SearchSpace(12, 16, list('abcde')).estimate_count(10**9)",
     "orbit sampling": "SearchSpace(16, 20, ['a']).sample(10**6, method='orbit')",
-    "rejection sampling": "SearchSpace(16, 15, ['a']).sample(10**5, method='rejection')",
+    "rejection sampling": "SearchSpace(16, 15, ['a']).sample(2 * 10**6, method='rejection')",
     "neighbourhoods": "s = SearchSpace(12, 20, list('abcde')); s.neighbours(s.sample(40, random_state=0), radius=3)",
     "distinct cells": "SearchSpace(16, 20, ['a']).sample(10**5, replace=False)",
 }
