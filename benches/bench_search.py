@@ -38,8 +38,7 @@ import baselines as ref
 import nb101_data
 from baseline_search import PreviousPredictorSearch
 from nasfast import CellBatch, SearchSpace
-from nasfast.search import FullSpace, Neighbourhood, PredictorSearch, default_predictor
-from nasfast.search import ForestRegressor
+from nasfast.search import ForestRegressor, FullSpace, Neighbourhood, PredictorSearch, default_predictor
 from nasfast.search.predictor import ACQUISITIONS, _expected_improvement, _pool_features, _Surrogate
 
 SEED = 20190601

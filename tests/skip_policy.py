@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Generator
 from importlib import metadata
-from typing import Any, Generator, Union
+from typing import Any, Union
 
 import pytest
 
 _EXTRA = re.compile(r"nasfast\[([A-Za-z0-9_.-]+)\]")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def optional_extras() -> frozenset[str]:
     """The extras a skip may name: nasfast's ``Provides-Extra`` without ``test``."""
     extras = metadata.metadata("nasfast").get_all("Provides-Extra") or []

@@ -3,7 +3,8 @@
 Every class here is re-exported by :mod:`nasfast`; users import them from there.
 """
 
-from typing import Any, Iterator, Literal, Optional, Sequence, Union, final, overload
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal, Optional, Union, final, overload
 
 import numpy as np
 import numpy.typing as npt

@@ -7,8 +7,9 @@ import json
 import struct
 import zipfile
 import zlib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Mapping, Optional, Sequence, Union
+from typing import Any, BinaryIO, Callable, Optional, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -153,7 +154,7 @@ class TabularBenchmark:
         default_metric: str,
         citation: str,
         description: str,
-    ) -> "TabularBenchmark":
+    ) -> TabularBenchmark:
         """A benchmark whose cells are built by ``make_cells()`` on first use (keeps loading fast)."""
         self = cls.__new__(cls)
         self._init(name, space, n, metrics, cost_metric, default_metric, citation, description)

@@ -23,11 +23,12 @@ import multiprocessing
 import os
 import sys
 import warnings
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from nasfast.experiment import storage
 from nasfast.experiment.config import Arm, ExperimentConfig
@@ -159,7 +160,7 @@ class Experiment:
 
     @classmethod
     def from_toml(cls, path: Union[str, Path], *, quick: bool = False, preset: Optional[str] = None,
-                  **kwargs: Any) -> "Experiment":
+                  **kwargs: Any) -> Experiment:
         """A study read from a TOML file (see :mod:`nasfast.experiment.config`).
 
         Parameters
@@ -178,7 +179,7 @@ class Experiment:
         """Every run of the study, in a fixed order (benchmark, arm, run index)."""
         return study_tasks(self.config)
 
-    def run(self, write: bool = True) -> "ExperimentResults":
+    def run(self, write: bool = True) -> ExperimentResults:
         """Run the missing runs of the study and collect every record.
 
         Parameters
