@@ -109,10 +109,21 @@ class Experiment:
 
     Examples
     --------
-    >>> exp = Experiment(benchmarks=["nb101-real20k"], arms=["random-uniform", "predictor-full"],
-    ...                  seeds=5, budget=50, out="results")  # doctest: +SKIP
-    >>> results = exp.run()  # doctest: +SKIP
-    >>> print(results.table())  # doctest: +SKIP
+    A small study (2 runs of 20 evaluations per arm, a few seconds), written to a temporary
+    folder:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> out = tempfile.TemporaryDirectory()
+    >>> exp = Experiment(benchmarks=["nb101-real20k"], arms=["random-uniform", "predictor-neighbourhood"],
+    ...                  seeds=2, budget=20, jobs=1, progress=False, out=out.name)
+    >>> results = exp.run()
+    >>> print(results.table().splitlines()[0])
+    nb101-real20k (M=20,001 cells, metric val_acc_108, optimum: m=1, top-10: m=12, top-0.1%: m=22, top-1%: m=205; 2 runs x 20 samples)
+    >>> sorted(p.name for p in Path(out.name).iterdir())  # doctest: +NORMALIZE_WHITESPACE
+    ['experiment.json', 'regret_nb101-real20k.png', 'report.md', 'runs', 'runs.jsonl',
+     'seg_nb101-real20k.png', 'summary.csv', 'summary.json']
+    >>> out.cleanup()
     """
 
     def __init__(
