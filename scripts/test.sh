@@ -71,7 +71,7 @@ echo "== install the wheel with its test extras"
 (cd /tmp && "$venv/bin/python" -c "import nasfast; s = nasfast.SearchSpace.nb101(); print('import ok:', nasfast.__version__, nasfast._core.BUILD_PROFILE, len(s.sample(10, random_state=0)), 'cells sampled')")
 
 check "cargo clippy (workspace, all targets, -D warnings)" cargo clippy --locked --workspace --all-targets -- -D warnings
-check "ruff check (python, tests, benches, scripts)" "$venv/bin/ruff" check python tests benches scripts
+check "ruff check (python, tests, benches, scripts)" "$venv/bin/ruff" check --output-format concise python tests benches scripts
 check "mypy (the package's sources, settings in pyproject.toml)" "$venv/bin/mypy"
 
 check "cargo test (core; the fuzz campaign runs for NASFAST_FUZZ_SECONDS and prints its counts)" \
@@ -89,7 +89,7 @@ echo "== minimum versions: the wheel with every dependency at its declared minim
 if install_minimum "$min_venv"; then
     check "pytest, minimum versions" "$min_venv/bin/python" -m pytest tests -q -p no:cacheprovider
     check "docstring examples, minimum versions" doctests "$min_venv"
-    check "ruff check, minimum version" "$min_venv/bin/ruff" check python tests benches scripts
+    check "ruff check, minimum version" "$min_venv/bin/ruff" check --output-format concise python tests benches scripts
 else
     echo "!! FAILED: install at the minimum versions"
     failed+=("install at the minimum versions")
