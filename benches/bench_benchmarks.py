@@ -33,14 +33,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from nasfast import SearchSpace
-from nasfast.benchmarks import from_csv, from_nb101_tfrecord, load
-from nasfast.benchmarks import _registry
-from nasfast.benchmarks._table import read_table
-
 import _tfrecord_baseline as previous
-
 import nb101_data
+from nasfast import SearchSpace
+from nasfast.benchmarks import _registry, from_csv, from_nb101_tfrecord, load
+from nasfast.benchmarks._table import read_table
 
 #: Seed of the synthetic metrics.
 SEED = 20190601

@@ -21,14 +21,15 @@ import math
 import random
 import subprocess
 import sys
-from typing import Any, Callable, Hashable, Sequence
+from collections.abc import Hashable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 import pytest
-from nasfast import OP_PAD, CellBatch, SearchSpace
 
 import baselines as ref
 import nb101_data
+from nasfast import OP_PAD, CellBatch, SearchSpace
 
 #: Seed of every random input of the benchmarks.
 SEED = 20190601

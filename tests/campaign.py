@@ -26,9 +26,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import nasfast
-from nasfast import CellBatch, CellSpec, Forest, InvalidCellError, SearchSpace, SpaceTooLargeError
-
 import reference as ref
+from nasfast import CellBatch, CellSpec, Forest, InvalidCellError, SearchSpace, SpaceTooLargeError
 
 #: Cases tried per area.
 COUNTS: collections.Counter[str] = collections.Counter()
@@ -56,7 +55,7 @@ def attempt(area: str, fn: Callable[[], T]) -> Optional[T]:
         if "PanicException" in {c.__name__ for c in type(exc).__mro__}:  # pragma: no cover
             raise Undocumented(f"{area}: panic {exc!r}") from exc
         return None
-    except BaseException as exc:  # noqa: BLE001 - a panic is a BaseException
+    except BaseException as exc:  # a panic is a BaseException
         raise Undocumented(f"{area}: {type(exc).__module__}.{type(exc).__name__}: {exc!r}") from exc
 
 
@@ -336,7 +335,7 @@ def encodings_identities_and_counts(space: SearchSpace, seed: int, n: int, kind:
     if x is not None:
         assert x.shape == (n, space.encoding_dim(kind)) and x.dtype == np.float32  # type: ignore[arg-type]
     for method in ["nb101_hashes", "fingerprints", "canonical", "unique"]:
-        attempt(area, lambda: getattr(batch, method)(n_jobs=n_jobs))
+        attempt(area, lambda method=method: getattr(batch, method)(n_jobs=n_jobs))
     attempt(area, lambda: CellBatch.concat([batch, batch[:1]]))
     attempt(area, lambda: CellBatch.from_specs(batch.to_specs(), space))
     attempt(area, lambda: pickle.loads(pickle.dumps(batch)) == batch)
@@ -413,7 +412,7 @@ def extreme_spaces(args: tuple[int, int, int], n: int, seed: int, method: str, r
     if got is not None:
         check_batch(got[0], space)
     for kind in ["adjacency", "path-trunc", "path-count"]:
-        attempt(area, lambda: batch.encode(kind))  # type: ignore[arg-type]
+        attempt(area, lambda kind=kind: batch.encode(kind))  # type: ignore[arg-type]
     attempt(area, lambda: space.estimate_count(2000, random_state=seed))
 
 

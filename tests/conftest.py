@@ -9,10 +9,9 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import pytest
 
-from nasfast import CellBatch, SearchSpace
-
 import nb101_data
 import reference as ref
+from nasfast import CellBatch, SearchSpace
 
 pytest_plugins = ("pytester", "skip_policy")
 
@@ -45,7 +44,7 @@ def space5() -> SearchSpace:
 
 
 @pytest.fixture(scope="session")
-def table(space5: SearchSpace) -> "Table":
+def table(space5: SearchSpace) -> Table:
     """The synthetic table over every cell of ``space5`` (read-only)."""
     from test_search import Table
 

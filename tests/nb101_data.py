@@ -28,7 +28,7 @@ SHA256 = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _decompressed(path: Path) -> bytes:
     return lzma.decompress(path.read_bytes())
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import itertools
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any, Optional
 
 import numpy as np
 import numpy.typing as npt
@@ -489,7 +490,7 @@ def _popcount(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
     return (a * 0x01010101) >> 24
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def complete_matrices(n: int, max_edges: int) -> npt.NDArray[np.uint8]:
     """§4: every n x n edge mask with at most ``max_edges`` edges in which every vertex but the
     output has an out-edge and every vertex but the input an in-edge, as matrices in mask order

@@ -8,22 +8,28 @@ tool that could not run or a timeout are failures. Skips at collection time (a m
 ``pytest.skip`` or ``importorskip``) are held to the same rule; expected failures (``xfail``)
 are not skips.
 
+The docstring examples (``scripts/test.sh`` runs them with ``-p skip_policy``) are held to it
+too: an example marked ``# doctest: +SKIP`` is a failure, since a skipped example proves
+nothing; an example that cannot run here (a download, a long study) is shown as plain text.
+
 Loaded by ``tests/conftest.py`` and ``benches/conftest.py`` (``pytest_plugins``).
 """
 
 from __future__ import annotations
 
+import doctest
 import functools
 import re
+from collections.abc import Generator
 from importlib import metadata
-from typing import Any, Generator, Union
+from typing import Any, Union
 
 import pytest
 
 _EXTRA = re.compile(r"nasfast\[([A-Za-z0-9_.-]+)\]")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def optional_extras() -> frozenset[str]:
     """The extras a skip may name: nasfast's ``Provides-Extra`` without ``test``."""
     extras = metadata.metadata("nasfast").get_all("Provides-Extra") or []
@@ -66,3 +72,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, Any, None]:
     outcome = yield
     enforce(outcome.get_result())
+
+
+def skipped_examples(item: pytest.Item) -> list[int]:
+    """Line numbers (1-based, in the file) of the examples of a doctest item marked ``+SKIP``."""
+    test = getattr(item, "dtest", None)
+    if not isinstance(test, doctest.DocTest):
+        return []
+    return [(test.lineno or 0) + ex.lineno + 1 for ex in test.examples if ex.options.get(doctest.SKIP)]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    lines = skipped_examples(item)
+    if lines:
+        pytest.fail(
+            f"{item.name}: the example(s) at line(s) {lines} of {item.path} are marked '# doctest: +SKIP', which counts "
+            "as a failure: make them run (a temporary file, a small input) or show them as plain text",
+            pytrace=False,
+        )

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from scipy.stats import kendalltau, spearmanr
 
-from nasfast import CellBatch, CellSpec, SearchSpace
+from nasfast import CellBatch, SearchSpace
 from nasfast.benchmarks import MissingCellError, TabularBenchmark, available, from_csv, load
 from nasfast.benchmarks._surrogate import AccuracyModel, holdout_split, surrogate_features
 from nasfast.benchmarks.cli import add_subparsers

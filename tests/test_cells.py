@@ -12,9 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nasfast import CellBatch, CellSpec, InvalidCellError, SearchSpace
-
 import reference as ref
+from nasfast import CellBatch, CellSpec, InvalidCellError, SearchSpace
 
 NB101_NAMES = ["input", "conv3x3-bn-relu", "maxpool3x3", "conv3x3-bn-relu", "conv3x3-bn-relu",
                "conv1x1-bn-relu", "output"]

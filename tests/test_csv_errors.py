@@ -11,10 +11,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+import nb101_data
 from nasfast import SearchSpace
 from nasfast.benchmarks import TabularBenchmark, from_csv
-
-import nb101_data
 
 SPACE = SearchSpace(5, 6, ["a", "b"])
 A = ["input|a|output", "010001000"]

@@ -95,3 +95,48 @@ def test_without_the_rule_the_same_file_passes(pytester: pytest.Pytester) -> Non
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, skipped=7, xfailed=1)
     assert result.ret == 0
+
+
+DOCTESTS = '''
+def runs():
+    """
+    >>> 1 + 1
+    2
+    """
+
+
+def skips_one():
+    """
+    >>> 1 + 1
+    2
+    >>> open("a download").read()  # doctest: +SKIP
+    """
+
+
+def skips_all():
+    """
+    >>> open("a download").read()  # doctest: +SKIP
+    """
+
+
+def plain_text():
+    """Not run::
+
+        open("a download").read()
+    """
+'''
+
+
+def test_skip_rule_fails_a_doctest_example_marked_skip(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(examples=DOCTESTS)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "skip_policy", "--doctest-modules", "examples.py")
+    # the two doctests with +SKIP fail in setup, wholly or partly skipped; the example shown as
+    # plain text is no doctest
+    result.assert_outcomes(passed=1, errors=2)
+    out = result.stdout.str()
+    assert "examples.skips_one: the example(s) at line(s) [12] of " in out
+    assert "examples.skips_all: the example(s) at line(s) [18] of " in out
+    assert result.ret != 0
+    # the control: without the rule the partly skipped doctest passes, the other is a mere skip
+    plain = pytester.runpytest("-p", "no:cacheprovider", "--doctest-modules", "examples.py")
+    plain.assert_outcomes(passed=2, skipped=1)

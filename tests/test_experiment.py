@@ -23,9 +23,9 @@ import pytest
 from nasfast import CellBatch, SearchSpace
 from nasfast.experiment import Arm, Experiment, ExperimentConfig, ExperimentResults, run_seed
 from nasfast.experiment.cli import add_subparsers
-from nasfast.experiment.config import Claim, Section
-from nasfast.experiment.report import GAIN_SHARE_THRESHOLD
+from nasfast.experiment.config import Claim
 from nasfast.experiment.progress import Progress
+from nasfast.experiment.report import GAIN_SHARE_THRESHOLD
 
 # ---------------------------------------------------------------------------------------------
 # Stand-ins (module level: worker processes import them by name)
@@ -119,7 +119,7 @@ class ToyRandom:
         self.seed = random_state
         self.candidates = candidates
 
-    def run(self, evaluator: ToyEvaluator, budget: int, stop: Any = None) -> "ToyRandom":
+    def run(self, evaluator: ToyEvaluator, budget: int, stop: Any = None) -> ToyRandom:
         if os.environ.get("NASFAST_TEST_FAIL_SEED") == str(self.seed):
             raise RuntimeError("planned failure")
         rng = np.random.default_rng(self.seed)

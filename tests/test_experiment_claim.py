@@ -26,7 +26,6 @@ from nasfast.experiment import Arm, Experiment, ExperimentConfig, ExperimentResu
 from nasfast.experiment import cli as experiment_cli
 from nasfast.experiment.config import Claim, Section, derive_seed
 from nasfast.metrics import ert_ratio
-
 from test_experiment import TOY_COMPONENTS, TOY_STUDY, _record, load_toy
 
 # ---------------------------------------------------------------------------------------------

@@ -32,11 +32,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from nasfast.experiment import Experiment, ExperimentResults
+from nasfast.experiment import Experiment, ExperimentResults, storage
 from nasfast.experiment import cli as experiment_cli
-from nasfast.experiment import storage
 from nasfast.experiment.storage import read_record
-
 from test_experiment import TOY_COMPONENTS, TOY_STUDY, ToyRandom, _strip_times, load_toy, toy_experiment
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -252,7 +250,7 @@ def test_a_crash_inside_every_file_write_of_a_study_recovers(
             out = tmp_path / f"out-{k}-{part}"
             count = [0]
 
-            def crashing(path: Path, text: str, k: int = k, part: str = part) -> None:
+            def crashing(path: Path, text: str, k: int = k, part: str = part, count: list[int] = count) -> None:
                 count[0] += 1
                 if count[0] != k:
                     return write(path, text)
@@ -278,7 +276,7 @@ def test_a_crash_inside_every_file_write_of_a_study_recovers(
 class SlowToy(ToyRandom):
     """A toy searcher that takes 20 ms per run, so that a kill lands in the middle of a study."""
 
-    def run(self, evaluator: Any, budget: int, stop: Any = None) -> "SlowToy":
+    def run(self, evaluator: Any, budget: int, stop: Any = None) -> SlowToy:
         time.sleep(0.02)
         return super().run(evaluator, budget, stop)  # type: ignore[return-value]
 

@@ -7,9 +7,8 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from nasfast import CellBatch, CellSpec, SearchSpace
-
 import reference as ref
+from nasfast import CellBatch, CellSpec, SearchSpace
 
 NB101_CODES = {"input": ref.OP_INPUT, "output": ref.OP_OUTPUT, **{n: i for i, n in enumerate(ref.NB101_OPS)}}
 

@@ -272,19 +272,20 @@ def test_quantile_band_against_columnwise_reference() -> None:
     curves[2, 3] = np.nan
     curves[:, 5] = np.nan
     med, q25, q75 = quantile_band(curves)
-    for j in range(5):
-        col = sorted(x for x in curves[:, j] if not np.isnan(x))
-        n = len(col)
-        # linear interpolation between order statistics, numpy's default definition
-        def q(p: float) -> float:
-            pos = p * (n - 1)
-            lo = int(math.floor(pos))
-            hi = min(lo + 1, n - 1)
-            return col[lo] + (col[hi] - col[lo]) * (pos - lo)
 
-        assert med[j] == pytest.approx(q(0.5))
-        assert q25[j] == pytest.approx(q(0.25))
-        assert q75[j] == pytest.approx(q(0.75))
+    def q(col: list[float], p: float) -> float:
+        # linear interpolation between order statistics, numpy's default definition
+        n = len(col)
+        pos = p * (n - 1)
+        lo = int(math.floor(pos))
+        hi = min(lo + 1, n - 1)
+        return col[lo] + (col[hi] - col[lo]) * (pos - lo)
+
+    for j in range(5):
+        col = sorted(float(x) for x in curves[:, j] if not np.isnan(x))
+        assert med[j] == pytest.approx(q(col, 0.5))
+        assert q25[j] == pytest.approx(q(col, 0.25))
+        assert q75[j] == pytest.approx(q(col, 0.75))
     assert np.isnan([med[5], q25[5], q75[5]]).all()
 
 

@@ -14,9 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import nasfast
-from nasfast import CellBatch, CellSpec, InvalidCellError, SearchSpace
-
 import reference as ref
+from nasfast import CellBatch, CellSpec, InvalidCellError, SearchSpace
 
 NB101 = SearchSpace.nb101()
 CONV3, CONV1, POOL = ref.NB101_OPS

@@ -16,7 +16,6 @@ from nasfast.benchmarks import TabularBenchmark
 from nasfast.cli import main
 from nasfast.predictors import Entry, GCNRegressor, evaluate_predictors, normal_scores, ranking_metrics, top_precision
 
-
 # ------------------------------------------------------------------------------ metrics
 
 
@@ -75,7 +74,7 @@ class Lookup(RegressorMixin, BaseEstimator):
     def __init__(self, weights: Any = None) -> None:
         self.weights = weights
 
-    def fit(self, X: Any, y: Any) -> "Lookup":
+    def fit(self, X: Any, y: Any) -> Lookup:
         Lookup.fitted.append(np.asarray(X).copy())
         self.n_features_in_ = np.asarray(X).shape[1]
         return self

@@ -5,6 +5,7 @@ per-graph network written from the definition, isomorphic copies built in Python
 from __future__ import annotations
 
 import pickle
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -212,6 +213,22 @@ def test_mlp_parameter_errors(cells: CellBatch) -> None:
                          ({"hidden_layer_sizes": (20, 0)}, "hidden_layer_sizes"), ({"batch_size": 0}, "batch_size")]:
         with pytest.raises(ValueError, match=name):
             MLPEnsembleRegressor(**kwargs).fit(X, y)
+
+
+@pytest.mark.parametrize("model, name", [(GCNRegressor(epochs=2, random_state=0), "learning_rate"),
+                                         (GCNRegressor(epochs=2, random_state=0), "weight_decay"),
+                                         (MLPEnsembleRegressor(epochs=2, random_state=0), "learning_rate"),
+                                         (MLPEnsembleRegressor(epochs=2, random_state=0), "weight_decay"),
+                                         (GPRegressor(optimizer=None), "alpha")])
+def test_real_parameters_take_any_real_and_refuse_an_int_beyond_floats(cells: CellBatch, model: Any, name: str) -> None:
+    # np.isfinite raised TypeError for both: a Fraction is a real number like 1/64, 10**400 is
+    # no finite float and is refused by name
+    X, y = cells[:30].encode("adjacency"), np.arange(30.0)
+    with pytest.raises(ValueError, match=rf"^{name} = 1000000\d+: must be a finite number"):
+        clone(model).set_params(**{name: 10**400}).fit(X, y)
+    rows = cells[30:40].encode("adjacency")
+    exact = clone(model).set_params(**{name: Fraction(1, 64)}).fit(X, y).predict(rows)
+    np.testing.assert_array_equal(exact, clone(model).set_params(**{name: 0.015625}).fit(X, y).predict(rows))
 
 
 # ------------------------------------------------------------------------------ GP

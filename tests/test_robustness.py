@@ -21,10 +21,9 @@ import numpy as np
 import pytest
 
 import nasfast
-from nasfast import CellBatch, CellSpec, InvalidCellError, SearchSpace, SpaceTooLargeError
-
 import reference as ref
 from isolation import TESTS_DIR, child_env, limit_memory, run_cases
+from nasfast import CellBatch, CellSpec, InvalidCellError, SearchSpace, SpaceTooLargeError
 
 OPS32 = [f"o{i}" for i in range(nasfast.MAX_OPS)]
 
@@ -231,7 +230,7 @@ def test_ctrl_c_stops_long_calls() -> None:
         [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=limit_memory, env=child_env(), cwd=str(TESTS_DIR),
     )
-    lines: "queue.Queue[str]" = queue.Queue()
+    lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line.strip()) for line in proc.stdout or []], daemon=True).start()
 
     def next_line(timeout: float) -> str:

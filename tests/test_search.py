@@ -10,7 +10,6 @@ from typing import Any, Callable, Optional
 import numpy as np
 import numpy.typing as npt
 import pytest
-from scipy.stats import binom
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
 from sklearn.gaussian_process import GaussianProcessRegressor
@@ -21,8 +20,8 @@ from nasfast.search import (
     BenchmarkEvaluator,
     Combined,
     EvaluationError,
-    ForestRegressor,
     Evolution,
+    ForestRegressor,
     FullSpace,
     History,
     LocalSearch,
@@ -706,7 +705,7 @@ class _Members(RegressorMixin, BaseEstimator):
     def __init__(self, shift: float = 1.0) -> None:
         self.shift = shift
 
-    def fit(self, X: Any, y: Any) -> "_Members":
+    def fit(self, X: Any, y: Any) -> _Members:
         X1 = np.hstack([np.asarray(X, dtype=np.float64), np.ones((len(X), 1))])
         self.coef_ = [np.linalg.lstsq(X1, np.asarray(y) + k * self.shift, rcond=None)[0] for k in (-1, 0, 1)]
         return self
@@ -800,7 +799,7 @@ class _Recorder(RegressorMixin, BaseEstimator):
 
     seen: list[npt.NDArray[np.float64]] = []
 
-    def fit(self, X: Any, y: Any) -> "_Recorder":
+    def fit(self, X: Any, y: Any) -> _Recorder:
         _Recorder.seen.append(np.asarray(y, dtype=np.float64).copy())
         self.mean_ = float(np.mean(y))
         return self

@@ -15,7 +15,6 @@ from sklearn.ensemble import RandomForestRegressor
 
 from nasfast import CellBatch, SearchSpace
 from nasfast.search import BenchmarkEvaluator, Neighbourhood, PredictorSearch, RegularizedEvolution
-
 from test_search import Table
 
 TESTS_DIR = str(Path(__file__).resolve().parent)

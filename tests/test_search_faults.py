@@ -47,7 +47,6 @@ from nasfast.search import (
     RegularizedEvolution,
 )
 from nasfast.search.journal import Journal, read_header
-
 from test_search import Table
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -439,7 +438,7 @@ def test_a_crash_inside_every_journal_write_recovers_the_history(
             path = tmp_path / f"j{k}-{part.replace(' ', '-')}.jsonl"
             count = [0]
 
-            def crashing(self: Journal, record: dict[str, Any], k: int = k, part: str = part) -> None:
+            def crashing(self: Journal, record: dict[str, Any], k: int = k, part: str = part, count: list[int] = count) -> None:
                 count[0] += 1
                 if count[0] != k:
                     return write(self, record)

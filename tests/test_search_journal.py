@@ -13,7 +13,6 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from sklearn.ensemble import RandomForestRegressor
 
@@ -31,7 +30,6 @@ from nasfast.search import (
     Searcher,
     Union,
 )
-
 from test_search import Table
 
 TESTS_DIR = Path(__file__).resolve().parent

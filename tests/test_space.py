@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from nasfast import CellBatch, SearchSpace, SpaceTooLargeError
-
 import reference as ref
+from nasfast import CellBatch, SearchSpace, SpaceTooLargeError
 
 NB101_COUNTS = np.array([0, 0] + [ref.NB101_UNIQUE_BY_VERTICES[v] for v in range(2, 8)], dtype=np.int64)
 

@@ -22,7 +22,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 import zipfile
 import zlib
@@ -33,8 +32,7 @@ import numpy as np
 import pytest
 
 from nasfast import SearchSpace
-from nasfast.benchmarks import TableFormatError, TabularBenchmark, available, load
-from nasfast.benchmarks import _registry
+from nasfast.benchmarks import TableFormatError, TabularBenchmark, _registry, available, load
 from nasfast.benchmarks._table import FORMAT_VERSION, read_table
 from nasfast.benchmarks.cli import add_subparsers
 
@@ -65,7 +63,7 @@ def same_table(a: TabularBenchmark, b: TabularBenchmark) -> bool:
 def load_fresh(path: Path) -> TabularBenchmark:
     """``read_table`` with the cells built (which runs the checks made on first use)."""
     bench = read_table(path)
-    bench.cells
+    _ = bench.cells
     return bench
 
 

@@ -18,13 +18,11 @@ from typing import Any, Callable, Optional
 import numpy as np
 import pytest
 
+import nb101_data
 from nasfast import CellBatch, SearchSpace
 from nasfast._core import read_nb101_tfrecord
 from nasfast.benchmarks import TFRecordError, from_nb101_tfrecord, load
 from nasfast.benchmarks._tfrecord import _table_of
-
-import nb101_data
-
 
 
 # ----------------------------------------------------------------------------- independent writer

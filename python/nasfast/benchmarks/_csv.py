@@ -6,8 +6,9 @@ import csv
 import io
 import math
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Optional, Union
 
 import numpy as np
 import numpy.typing as npt

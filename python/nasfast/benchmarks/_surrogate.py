@@ -101,7 +101,7 @@ def holdout_split(n: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]
 
 def _normal_scores(y: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """Normal scores of the mid-ranks of ``y`` (ties get the mean rank)."""
-    from scipy.special import ndtri  # type: ignore[import-untyped]  # scipy ships with scikit-learn
+    from scipy.special import ndtri  # scipy ships with scikit-learn
 
     order = np.argsort(y, kind="stable")
     ranks = np.empty(len(y), dtype=np.float64)
@@ -116,7 +116,7 @@ def _normal_scores(y: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
 
 def _regressor() -> Any:
     """A fresh model with the committed settings (scikit-learn is imported only to fit)."""
-    from sklearn.ensemble import HistGradientBoostingRegressor  # type: ignore[import-untyped]
+    from sklearn.ensemble import HistGradientBoostingRegressor
 
     return HistGradientBoostingRegressor(**SURROGATE_SETTINGS)
 
@@ -124,7 +124,7 @@ def _regressor() -> Any:
 class AccuracyModel:
     """Predicts an accuracy from :func:`surrogate_features` (rank-normal target, see module doc)."""
 
-    def fit(self, features: npt.NDArray[np.float32], y: npt.ArrayLike) -> "AccuracyModel":
+    def fit(self, features: npt.NDArray[np.float32], y: npt.ArrayLike) -> AccuracyModel:
         y = np.asarray(y, dtype=np.float64)
         if np.isnan(y).any():
             raise ValueError("accuracy targets contain NaN")
@@ -142,7 +142,7 @@ class AccuracyModel:
 class CostModel:
     """Predicts training seconds from :func:`surrogate_features` (fit on the log of the time)."""
 
-    def fit(self, features: npt.NDArray[np.float32], seconds: npt.ArrayLike) -> "CostModel":
+    def fit(self, features: npt.NDArray[np.float32], seconds: npt.ArrayLike) -> CostModel:
         seconds = np.asarray(seconds, dtype=np.float64)
         if not (seconds > 0).all():
             raise ValueError("training times must be positive")

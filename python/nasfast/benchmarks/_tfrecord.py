@@ -115,9 +115,13 @@ def from_nb101_tfrecord(
 
     Examples
     --------
-    >>> from nasfast.benchmarks import from_nb101_tfrecord
-    >>> bench = from_nb101_tfrecord("nasbench_only108.tfrecord", save=True)  # doctest: +SKIP
-    >>> bench.values("val_acc_108_run1")  # doctest: +SKIP
+    The official file is a separate download (not shipped, about 500 MB), so this example is
+    not run::
+
+        from nasfast.benchmarks import from_nb101_tfrecord, load
+        bench = from_nb101_tfrecord("nasbench_only108.tfrecord", save=True)
+        bench.values("val_acc_108_run1")  # the first training run of every cell
+        load("nb101-full")                # later, by name
     """
     path = Path(path)
     if save is True:

@@ -15,9 +15,20 @@ verdicts on the claim), :mod:`~nasfast.experiment.plots`, :mod:`~nasfast.experim
 
 Examples
 --------
+The smoke run of ``nasfast experiment --quick``: its runs, before running them (``run()`` takes
+about a minute on two cores; :class:`Experiment` shows a complete small study):
+
+>>> import tempfile
 >>> from nasfast.experiment import Experiment
->>> results = Experiment(quick=True, out="results").run()  # doctest: +SKIP
->>> print(results.table())  # doctest: +SKIP
+>>> out = tempfile.TemporaryDirectory()
+>>> study = Experiment(quick=True, out=out.name)
+>>> study.config.benchmarks, study.config.seeds, study.config.budget
+(('nb101-surrogate', 'nb101-real20k'), 5, 50)
+>>> [arm.name for arm in study.config.arms]
+['random-uniform', 'predictor-full', 'predictor-random-1000', 'predictor-neighbourhood']
+>>> len(study.tasks())  # benchmarks x arms x seeds
+40
+>>> out.cleanup()
 """
 
 import warnings

@@ -70,7 +70,7 @@ def judge(low: float, high: float, threshold: float, *, below: bool, runs: int) 
     return "inconclusive"
 
 
-def verdicts(results: "ExperimentResults") -> list[dict[str, Any]]:
+def verdicts(results: ExperimentResults) -> list[dict[str, Any]]:
     """Whether each part of the claim held, per benchmark, target and arm.
 
     Rows with the fields :data:`VERDICT_FIELDS`, for the arms of the study's claim (none
@@ -150,7 +150,7 @@ def _verdict_sentence(vs: list[dict[str, Any]]) -> str:
     return " ".join(text)
 
 
-def claim_markdown(results: "ExperimentResults") -> list[str]:
+def claim_markdown(results: ExperimentResults) -> list[str]:
     """The lines of the report's section on the claim: the claim, its arms, its rule and, per
     benchmark, the verdicts on the headline target (no lines for a study without a claim)."""
     claim = results.config.claim
@@ -192,14 +192,14 @@ def claim_markdown(results: "ExperimentResults") -> list[str]:
     return lines
 
 
-def every_target_markdown(results: "ExperimentResults") -> list[str]:
+def every_target_markdown(results: ExperimentResults) -> list[str]:
     """The lines of the report's table of the verdicts on every target (none without a claim)."""
     if results.config.claim is None:
         return []
     return ["## Verdicts on every target", "", results.verdict_table(markdown=True), ""]
 
 
-def summary_json(results: "ExperimentResults") -> dict[str, Any]:
+def summary_json(results: ExperimentResults) -> dict[str, Any]:
     """The claim's entries of ``summary.json``: its text (None without a claim), the threshold
     and the verdicts."""
     return {"claim": CLAIM if results.config.claim is not None else None,

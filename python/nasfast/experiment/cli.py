@@ -45,7 +45,7 @@ class _Renamed(argparse.Action):
         parser.error(f"{option_string} is now {self.new} ({self.why})")
 
 
-def add_subparsers(subparsers: "argparse._SubParsersAction[Any]") -> argparse.ArgumentParser:
+def add_subparsers(subparsers: argparse._SubParsersAction[Any]) -> argparse.ArgumentParser:
     """Register the ``experiment`` subcommand on the ``nasfast`` parser's subparsers.
 
     Parameters

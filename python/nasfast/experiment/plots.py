@@ -43,7 +43,7 @@ def _colours(n: int) -> list[Any]:
     return [cmap(i % cmap.N) for i in range(n)]
 
 
-def plot_regret(results: "ExperimentResults", benchmark: str, path: Path) -> Path:
+def plot_regret(results: ExperimentResults, benchmark: str, path: Path) -> Path:
     """Regret against samples and against simulated cost, median and IQR band per arm."""
     plt = _pyplot()
     arms = results.arms(benchmark)
@@ -88,7 +88,7 @@ def plot_regret(results: "ExperimentResults", benchmark: str, path: Path) -> Pat
     return path
 
 
-def plot_seg(results: "ExperimentResults", benchmark: str, path: Path) -> Path:
+def plot_seg(results: ExperimentResults, benchmark: str, path: Path) -> Path:
     """SEG per arm and target, CI bars, successes written beside each point."""
     plt = _pyplot()
     arms = results.arms(benchmark)
@@ -127,7 +127,7 @@ def plot_seg(results: "ExperimentResults", benchmark: str, path: Path) -> Path:
     return path
 
 
-def plot_subsets(results: "ExperimentResults", benchmark: str, path: Path) -> Path:
+def plot_subsets(results: ExperimentResults, benchmark: str, path: Path) -> Path:
     """SEG against random-subset size, with full-space and smart-subset reference levels (the
     arms of the study's claim)."""
     plt = _pyplot()
@@ -202,7 +202,7 @@ def plot_subsets(results: "ExperimentResults", benchmark: str, path: Path) -> Pa
     return path
 
 
-def plot_all(results: "ExperimentResults", out: Path) -> list[Path]:
+def plot_all(results: ExperimentResults, out: Path) -> list[Path]:
     """Every plot of every benchmark into ``out``; returns the paths written."""
     paths = []
     for b in results.config.benchmarks:

@@ -15,8 +15,9 @@ import io
 import json
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Optional, Union
 
 import numpy as np
 
@@ -77,7 +78,7 @@ class ExperimentResults:
         self._comparisons: Optional[list[dict[str, Any]]] = None
 
     @classmethod
-    def load(cls, out: Union[str, Path]) -> "ExperimentResults":
+    def load(cls, out: Union[str, Path]) -> ExperimentResults:
         """Read ``experiment.json`` and ``runs.jsonl`` of a finished study.
 
         Every line is checked against its checksum, and the records against the study: one

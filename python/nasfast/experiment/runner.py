@@ -23,11 +23,12 @@ import multiprocessing
 import os
 import sys
 import warnings
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from nasfast.experiment import storage
 from nasfast.experiment.config import Arm, ExperimentConfig
@@ -109,10 +110,21 @@ class Experiment:
 
     Examples
     --------
-    >>> exp = Experiment(benchmarks=["nb101-real20k"], arms=["random-uniform", "predictor-full"],
-    ...                  seeds=5, budget=50, out="results")  # doctest: +SKIP
-    >>> results = exp.run()  # doctest: +SKIP
-    >>> print(results.table())  # doctest: +SKIP
+    A small study (2 runs of 20 evaluations per arm, a few seconds), written to a temporary
+    folder:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> out = tempfile.TemporaryDirectory()
+    >>> exp = Experiment(benchmarks=["nb101-real20k"], arms=["random-uniform", "predictor-neighbourhood"],
+    ...                  seeds=2, budget=20, jobs=1, progress=False, out=out.name)
+    >>> results = exp.run()
+    >>> print(results.table().splitlines()[0])
+    nb101-real20k (M=20,001 cells, metric val_acc_108, optimum: m=1, top-10: m=12, top-0.1%: m=22, top-1%: m=205; 2 runs x 20 samples)
+    >>> sorted(p.name for p in Path(out.name).iterdir())  # doctest: +NORMALIZE_WHITESPACE
+    ['experiment.json', 'regret_nb101-real20k.png', 'report.md', 'runs', 'runs.jsonl',
+     'seg_nb101-real20k.png', 'summary.csv', 'summary.json']
+    >>> out.cleanup()
     """
 
     def __init__(
@@ -160,7 +172,7 @@ class Experiment:
 
     @classmethod
     def from_toml(cls, path: Union[str, Path], *, quick: bool = False, preset: Optional[str] = None,
-                  **kwargs: Any) -> "Experiment":
+                  **kwargs: Any) -> Experiment:
         """A study read from a TOML file (see :mod:`nasfast.experiment.config`).
 
         Parameters
@@ -179,7 +191,7 @@ class Experiment:
         """Every run of the study, in a fixed order (benchmark, arm, run index)."""
         return study_tasks(self.config)
 
-    def run(self, write: bool = True) -> "ExperimentResults":
+    def run(self, write: bool = True) -> ExperimentResults:
         """Run the missing runs of the study and collect every record.
 
         Parameters

@@ -93,7 +93,9 @@ class ForestRegressor(RegressorMixin, BaseEstimator):
         self.n_jobs = n_jobs
 
     def _features_per_split(self, n_features: int) -> int:
-        mf = self.max_features
+        # object, not the declared MaxFeatures: the value is the user's, checked here, and for
+        # mypy an int is no numbers.Integral (it would skip the branches below as unreachable)
+        mf: object = self.max_features
         if mf is None:
             return n_features
         if isinstance(mf, str):
@@ -105,11 +107,12 @@ class ForestRegressor(RegressorMixin, BaseEstimator):
         if isinstance(mf, (bool, np.bool_)):
             raise ValueError(f"max_features = {mf!r}: expected an int, a float in (0, 1], 'sqrt', 'log2' or None")
         if isinstance(mf, numbers.Integral):
-            if not 1 <= mf <= n_features:
+            count = int(mf)
+            if not 1 <= count <= n_features:
                 raise ValueError(f"max_features = {mf}: must be between 1 and the number of features ({n_features})")
-            return int(mf)
-        if isinstance(mf, numbers.Real) and 0.0 < mf <= 1.0:
-            return max(1, int(mf * n_features))
+            return count
+        if isinstance(mf, numbers.Real) and 0.0 < float(mf) <= 1.0:
+            return max(1, int(float(mf) * n_features))
         raise ValueError(f"max_features = {mf!r}: expected an int, a float in (0, 1], 'sqrt', 'log2' or None")
 
     @staticmethod
@@ -118,15 +121,17 @@ class ForestRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(f"{name} = {value!r}: must be an int >= {low}")
         return int(value)
 
-    def fit(self, X: npt.ArrayLike, y: npt.ArrayLike) -> "ForestRegressor":
+    def fit(self, X: npt.ArrayLike, y: npt.ArrayLike) -> ForestRegressor:
         """Fits the forest on ``X`` (n, d) and ``y`` (n,)."""
-        X, y = check_X_y(X, y, dtype=np.float32, y_numeric=True, ensure_min_samples=1)
+        rows: npt.NDArray[np.float32]
+        target: npt.NDArray[Any]
+        rows, target = check_X_y(X, y, dtype=np.float32, y_numeric=True, ensure_min_samples=1)
         depth = None if self.max_depth is None else self._int_param("max_depth", self.max_depth, 1)
         self.forest_ = Forest.fit(
-            np.ascontiguousarray(X, dtype=np.float32),
-            np.ascontiguousarray(y, dtype=np.float64),
+            np.ascontiguousarray(rows, dtype=np.float32),
+            np.ascontiguousarray(target, dtype=np.float64),
             n_estimators=self._int_param("n_estimators", self.n_estimators, 1),
-            max_features=self._features_per_split(X.shape[1]),
+            max_features=self._features_per_split(rows.shape[1]),
             min_samples_split=self._int_param("min_samples_split", self.min_samples_split, 2),
             min_samples_leaf=self._int_param("min_samples_leaf", self.min_samples_leaf, 1),
             max_depth=depth,
@@ -134,17 +139,17 @@ class ForestRegressor(RegressorMixin, BaseEstimator):
             random_state=self.random_state,
             n_jobs=self.n_jobs,
         )
-        self.n_features_in_ = X.shape[1]
+        self.n_features_in_ = rows.shape[1]
         return self
 
     def _rows(self, X: npt.ArrayLike) -> npt.NDArray[np.float32]:
         check_is_fitted(self, "forest_")
-        X = check_array(X, dtype=np.float32)
-        if X.shape[1] != self.n_features_in_:
+        rows: npt.NDArray[np.float32] = check_array(X, dtype=np.float32)
+        if rows.shape[1] != self.n_features_in_:
             raise ValueError(
-                f"X has {X.shape[1]} features, but ForestRegressor is expecting {self.n_features_in_} features as input"
+                f"X has {rows.shape[1]} features, but ForestRegressor is expecting {self.n_features_in_} features as input"
             )
-        return np.ascontiguousarray(X, dtype=np.float32)
+        return np.ascontiguousarray(rows, dtype=np.float32)
 
     def predict(self, X: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """The mean prediction of the trees for every row of ``X``."""

@@ -130,9 +130,11 @@ class GBMRegressor(RegressorMixin, BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
 
-    def fit(self, X: npt.ArrayLike, y: npt.ArrayLike) -> "GBMRegressor":
+    def fit(self, X: npt.ArrayLike, y: npt.ArrayLike) -> GBMRegressor:
         """Fits the boosted trees on ``X`` (n, d) and ``y`` (n,)."""
-        X, y = check_X_y(X, y, dtype=np.float32, y_numeric=True)
+        rows: npt.NDArray[np.float32]
+        target: npt.NDArray[Any]
+        rows, target = check_X_y(X, y, dtype=np.float32, y_numeric=True)
         model = HistGradientBoostingRegressor(
             max_iter=self.max_iter,
             learning_rate=self.learning_rate,
@@ -144,10 +146,10 @@ class GBMRegressor(RegressorMixin, BaseEstimator):
             random_state=self.random_state,
         )
         with threadpool_limits(limits=1, user_api="openmp"):
-            self.model_ = model.fit(X, y)
+            self.model_ = model.fit(rows, target)
         self.n_iter_ = int(self.model_.n_iter_)
-        self.n_features_in_ = X.shape[1]
-        core = _core_trees(self.model_, X.shape[1])
+        self.n_features_in_ = rows.shape[1]
+        core = _core_trees(self.model_, rows.shape[1])
         self.trees_ = None if core is None else core[0]
         self._baseline = 0.0 if core is None else core[1]
         return self
@@ -156,17 +158,17 @@ class GBMRegressor(RegressorMixin, BaseEstimator):
         """The prediction for every row of ``X`` (compared as float32, the precision the model
         was fitted in)."""
         check_is_fitted(self, "model_")
-        X = check_array(X, dtype=np.float32)
-        if X.shape[1] != self.n_features_in_:
+        rows: npt.NDArray[np.float32] = check_array(X, dtype=np.float32)
+        if rows.shape[1] != self.n_features_in_:
             raise ValueError(
-                f"X has {X.shape[1]} features, but GBMRegressor is expecting {self.n_features_in_} features as input"
+                f"X has {rows.shape[1]} features, but GBMRegressor is expecting {self.n_features_in_} features as input"
             )
         if self.trees_ is not None:
-            mean = self.trees_.predict_mean_std(np.ascontiguousarray(X), n_jobs=self.n_jobs)[0]
+            mean = self.trees_.predict_mean_std(np.ascontiguousarray(rows), n_jobs=self.n_jobs)[0]
             return self._baseline + self.trees_.n_estimators * mean
-        out = np.empty(len(X), dtype=np.float64)
+        out = np.empty(len(rows), dtype=np.float64)
         threads = None if self.n_jobs in (None, -1) else int(self.n_jobs)
         with threadpool_limits(limits=threads, user_api="openmp"):
-            for a in range(0, len(X), _PREDICT_CHUNK):
-                out[a : a + _PREDICT_CHUNK] = self.model_.predict(np.asarray(X[a : a + _PREDICT_CHUNK], dtype=np.float64))
+            for a in range(0, len(rows), _PREDICT_CHUNK):
+                out[a : a + _PREDICT_CHUNK] = self.model_.predict(np.asarray(rows[a : a + _PREDICT_CHUNK], dtype=np.float64))
         return out

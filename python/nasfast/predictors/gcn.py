@@ -20,6 +20,7 @@ matrix workflow, including :class:`~nasfast.search.PredictorSearch` with ``encod
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any, Optional
 
@@ -305,17 +306,24 @@ class GCNRegressor(RegressorMixin, BaseEstimator):
 
     @staticmethod
     def _float_param(name: str, value: Any, positive: bool) -> float:
-        ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and np.isfinite(value)
-        if not ok or (value <= 0 if positive else value < 0):
+        # float() then math.isfinite, not np.isfinite: numpy raises TypeError for an int beyond
+        # the float range or a Fraction; here the first is refused by name, the second accepted
+        number = math.nan
+        if not isinstance(value, (bool, np.bool_)) and isinstance(value, numbers.Real):
+            try:
+                number = float(value)
+            except OverflowError:
+                pass
+        if not math.isfinite(number) or (number <= 0 if positive else number < 0):
             raise ValueError(f"{name} = {value!r}: must be a finite number {'> 0' if positive else '>= 0'}")
-        return float(value)
+        return number
 
     def _graphs(self, X: npt.NDArray[Any]) -> Graphs:
         V = self._int_param("max_vertices", self.max_vertices, 2)
         k = self._int_param("n_ops", self.n_ops, 1)
         return decode_adjacency_features(X, V, k, dtype=np.float32)
 
-    def fit(self, X: npt.ArrayLike, y: npt.ArrayLike) -> "GCNRegressor":
+    def fit(self, X: npt.ArrayLike, y: npt.ArrayLike) -> GCNRegressor:
         """Trains the network on the adjacency encodings ``X`` (n, d) and targets ``y`` (n,).
 
         Raises
@@ -324,19 +332,20 @@ class GCNRegressor(RegressorMixin, BaseEstimator):
             If ``X`` is not an adjacency encoding for ``max_vertices`` and ``n_ops`` (see
             :func:`decode_adjacency_features`) or a parameter is out of range.
         """
-        X, y = check_X_y(X, y, dtype=np.float32, y_numeric=True)
+        rows: npt.NDArray[np.float32]
+        rows, y_checked = check_X_y(X, y, dtype=np.float32, y_numeric=True)
         hidden = self._int_param("hidden", self.hidden, 1)
         n_layers = self._int_param("n_layers", self.n_layers, 1)
         epochs = self._int_param("epochs", self.epochs, 1)
         batch = self._int_param("batch_size", self.batch_size, 1)
         lr = self._float_param("learning_rate", self.learning_rate, positive=True)
         l2 = self._float_param("weight_decay", self.weight_decay, positive=False)
-        graphs = self._graphs(X)
-        y = np.asarray(y, dtype=np.float64)
-        self.y_mean_ = float(y.mean())
-        scale = float(y.std())
+        graphs = self._graphs(rows)
+        y64 = np.asarray(y_checked, dtype=np.float64)
+        self.y_mean_ = float(y64.mean())
+        scale = float(y64.std())
         self.y_scale_ = scale if scale > 0 else 1.0
-        target = ((y - self.y_mean_) / self.y_scale_).astype(np.float32)
+        target = ((y64 - self.y_mean_) / self.y_scale_).astype(np.float32)
         rng = check_random_state(self.random_state)
         params = _init_params(rng, self.n_ops + 2, hidden, n_layers, np.float32)
         m = [np.zeros_like(p) for p in params]
@@ -364,21 +373,21 @@ class GCNRegressor(RegressorMixin, BaseEstimator):
                 curve[epoch] = total / n
         self.params_ = params
         self.loss_curve_ = curve
-        self.n_features_in_ = X.shape[1]
+        self.n_features_in_ = rows.shape[1]
         return self
 
     def predict(self, X: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """The predicted target of every row of ``X`` (blocks of 8,192 cells on ``n_jobs`` threads)."""
         check_is_fitted(self, "params_")
-        X = check_array(X, dtype=np.float32)
-        if X.shape[1] != self.n_features_in_:
+        rows: npt.NDArray[np.float32] = check_array(X, dtype=np.float32)
+        if rows.shape[1] != self.n_features_in_:
             raise ValueError(
-                f"X has {X.shape[1]} features, but GCNRegressor is expecting {self.n_features_in_} features as input"
+                f"X has {rows.shape[1]} features, but GCNRegressor is expecting {self.n_features_in_} features as input"
             )
-        out = np.empty(len(X), dtype=np.float64)
+        out = np.empty(len(rows), dtype=np.float64)
 
         def work(a: int, b: int) -> None:
-            out[a:b] = _forward(self.params_, self._graphs(X[a:b]))[0]
+            out[a:b] = _forward(self.params_, self._graphs(rows[a:b]))[0]
 
-        for_blocks(work, len(X), _PREDICT_CHUNK, self.n_jobs)
+        for_blocks(work, len(rows), _PREDICT_CHUNK, self.n_jobs)
         return out * self.y_scale_ + self.y_mean_

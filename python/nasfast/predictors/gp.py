@@ -172,25 +172,35 @@ class GPRegressor(RegressorMixin, BaseEstimator):
         self.optimizer = optimizer
         self.random_state = random_state
 
-    def fit(self, X: npt.ArrayLike, y: npt.ArrayLike) -> "GPRegressor":
+    def fit(self, X: npt.ArrayLike, y: npt.ArrayLike) -> GPRegressor:
         """Fits the kernel hyperparameters and the posterior on ``X`` (n, d) and ``y`` (n,)."""
-        X, y = check_X_y(X, y, dtype=np.float64, y_numeric=True)
+        rows: npt.NDArray[np.float64]
+        rows, y_checked = check_X_y(X, y, dtype=np.float64, y_numeric=True)
         if isinstance(self.kernel, Kernel) or self.kernel is None:
             kernel = default_kernel() if self.kernel is None else clone(self.kernel)
         else:
             raise TypeError(f"kernel = {self.kernel!r}: expected a scikit-learn kernel or None")
-        restarts = self.n_restarts_optimizer
+        # the user's values are checked as objects: for mypy an int is no numbers.Integral (nor a
+        # float a numbers.Real), so with the declared types the rest of fit would be unreachable
+        restarts: object = self.n_restarts_optimizer
         if isinstance(restarts, (bool, np.bool_)) or not isinstance(restarts, numbers.Integral) or restarts < 0:
             raise ValueError(f"n_restarts_optimizer = {restarts!r}: must be an int >= 0")
-        if not (isinstance(self.alpha, numbers.Real) and self.alpha >= 0 and np.isfinite(self.alpha)):
+        alpha = math.nan
+        given: object = self.alpha
+        if isinstance(given, numbers.Real):
+            try:  # float() then math.isfinite: np.isfinite raises TypeError for an int beyond the float range
+                alpha = float(given)
+            except OverflowError:
+                pass
+        if not (math.isfinite(alpha) and alpha >= 0):
             raise ValueError(f"alpha = {self.alpha!r}: must be a finite number >= 0")
-        y = np.asarray(y, dtype=np.float64)
-        self.y_mean_ = float(y.mean())
-        scale = float(y.std())
+        y64 = np.asarray(y_checked, dtype=np.float64)
+        self.y_mean_ = float(y64.mean())
+        scale = float(y64.std())
         self.y_scale_ = scale if scale > 0 else 1.0
         gp = GaussianProcessRegressor(
             kernel=kernel,
-            alpha=float(self.alpha),
+            alpha=alpha,
             normalize_y=False,
             n_restarts_optimizer=int(restarts),
             optimizer=self.optimizer,
@@ -198,25 +208,25 @@ class GPRegressor(RegressorMixin, BaseEstimator):
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            gp.fit(X, (y - self.y_mean_) / self.y_scale_)
+            gp.fit(rows, (y64 - self.y_mean_) / self.y_scale_)
         self.gp_ = gp
         self.kernel_ = gp.kernel_
-        self.n_features_in_ = X.shape[1]
+        self.n_features_in_ = rows.shape[1]
         self._parts = _stationary_parts(gp.kernel_)
-        self._X32 = np.ascontiguousarray(X, dtype=np.float32)
-        self._bound = _integer_bound(X)
-        self._sq = np.einsum("ij,ij->i", X, X)
+        self._X32 = np.ascontiguousarray(rows, dtype=np.float32)
+        self._bound = _integer_bound(rows)
+        self._sq = np.einsum("ij,ij->i", rows, rows)
         return self
 
     # ------------------------------------------------------------------ kernel blocks
     def _rows(self, X: npt.ArrayLike) -> npt.NDArray[Any]:
         check_is_fitted(self, "gp_")
-        X = check_array(X, dtype=(np.float32, np.float64))
-        if X.shape[1] != self.n_features_in_:
+        rows: npt.NDArray[Any] = check_array(X, dtype=(np.float32, np.float64))
+        if rows.shape[1] != self.n_features_in_:
             raise ValueError(
-                f"X has {X.shape[1]} features, but GPRegressor is expecting {self.n_features_in_} features as input"
+                f"X has {rows.shape[1]} features, but GPRegressor is expecting {self.n_features_in_} features as input"
             )
-        return X
+        return rows
 
     def _cross(self, Xc: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
         """k(Xc, X_train) without the white noise (it is zero between distinct inputs)."""
@@ -304,7 +314,8 @@ class GPRegressor(RegressorMixin, BaseEstimator):
                 f"sample_y: X has {len(X):,} rows, at most {MAX_JOINT_ROWS:,} can be drawn jointly "
                 "(score a subset, or use predict_mean_std for independent draws)"
             )
-        if isinstance(n_samples, (bool, np.bool_)) or not isinstance(n_samples, numbers.Integral) or n_samples < 1:
+        count: object = n_samples  # checked as an object: for mypy an int is no numbers.Integral
+        if isinstance(count, (bool, np.bool_)) or not isinstance(count, numbers.Integral) or count < 1:
             raise ValueError(f"n_samples = {n_samples!r}: must be an int >= 1")
         rng = check_random_state(self.random_state if random_state is None else random_state)
         exact32 = _exact_in_float32(self._bound, _integer_bound(X), X.shape[1])
@@ -334,7 +345,8 @@ def _cholesky_with_jitter(cov: npt.NDArray[np.float64]) -> npt.NDArray[np.float6
     eye = np.eye(len(cov))
     for k in range(-12, 0):
         try:
-            return np.linalg.cholesky(cov + (10.0**k) * scale * eye)
+            # asarray: no copy, only the dtype numpy's stubs leave open (floating)
+            return np.asarray(np.linalg.cholesky(cov + (10.0**k) * scale * eye), dtype=np.float64)
         except np.linalg.LinAlgError:
             continue
     raise ValueError("sample_y: the posterior covariance is not positive semi-definite (non-finite kernel values?)")

@@ -11,8 +11,10 @@ as training one network with scikit-learn.
 
 from __future__ import annotations
 
+import math
 import numbers
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any, Optional
 
 import numpy as np
 import numpy.typing as npt
@@ -170,10 +172,17 @@ class MLPEnsembleRegressor(RegressorMixin, BaseEstimator):
 
     @staticmethod
     def _float_param(name: str, value: Any, positive: bool) -> float:
-        ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and np.isfinite(value)
-        if not ok or (value <= 0 if positive else value < 0):
+        # float() then math.isfinite, not np.isfinite: numpy raises TypeError for an int beyond
+        # the float range or a Fraction; here the first is refused by name, the second accepted
+        number = math.nan
+        if not isinstance(value, (bool, np.bool_)) and isinstance(value, numbers.Real):
+            try:
+                number = float(value)
+            except OverflowError:
+                pass
+        if not math.isfinite(number) or (number <= 0 if positive else number < 0):
             raise ValueError(f"{name} = {value!r}: must be a finite number {'> 0' if positive else '>= 0'}")
-        return float(value)
+        return number
 
     def _sizes(self) -> list[int]:
         hidden = self.hidden_layer_sizes
@@ -181,22 +190,23 @@ class MLPEnsembleRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(f"hidden_layer_sizes = {hidden!r}: must be a sequence of ints >= 1")
         return [self._int_param("hidden_layer_sizes", h, 1) for h in hidden]
 
-    def fit(self, X: npt.ArrayLike, y: npt.ArrayLike) -> "MLPEnsembleRegressor":
+    def fit(self, X: npt.ArrayLike, y: npt.ArrayLike) -> MLPEnsembleRegressor:
         """Trains every member on ``X`` (n, d) and ``y`` (n,)."""
-        X, y = check_X_y(X, y, dtype=np.float32, y_numeric=True)
+        rows: npt.NDArray[np.float32]
+        rows, y_checked = check_X_y(X, y, dtype=np.float32, y_numeric=True)
         members = self._int_param("n_members", self.n_members, 1)
         hidden = self._sizes()
         epochs = self._int_param("epochs", self.epochs, 1)
         batch = self._int_param("batch_size", self.batch_size, 1)
         lr = self._float_param("learning_rate", self.learning_rate, positive=True)
         l2 = self._float_param("weight_decay", self.weight_decay, positive=False)
-        y = np.asarray(y, dtype=np.float64)
-        self.y_mean_ = float(y.mean())
-        scale = float(y.std())
+        y64 = np.asarray(y_checked, dtype=np.float64)
+        self.y_mean_ = float(y64.mean())
+        scale = float(y64.std())
         self.y_scale_ = scale if scale > 0 else 1.0
-        target = ((y - self.y_mean_) / self.y_scale_).astype(np.float32)
+        target = ((y64 - self.y_mean_) / self.y_scale_).astype(np.float32)
         rng = check_random_state(self.random_state)
-        params = _init_params(rng, members, [X.shape[1], *hidden, 1], np.float32)
+        params = _init_params(rng, members, [rows.shape[1], *hidden, 1], np.float32)
         m = [np.zeros_like(p) for p in params]
         v = [np.zeros_like(p) for p in params]
         b1, b2, eps = 0.9, 0.999, 1e-8
@@ -209,7 +219,7 @@ class MLPEnsembleRegressor(RegressorMixin, BaseEstimator):
                 total = np.zeros(members)
                 for a in range(0, n, batch):
                     idx = orders[:, a : a + batch]
-                    losses, grads = _loss_and_grad(params, X[idx], target[idx], l2)
+                    losses, grads = _loss_and_grad(params, rows[idx], target[idx], l2)
                     total += losses * idx.shape[1]
                     step += 1
                     c1, c2 = 1 - b1**step, 1 - b2**step
@@ -222,23 +232,23 @@ class MLPEnsembleRegressor(RegressorMixin, BaseEstimator):
                 curve[epoch] = total / n
         self.params_ = params
         self.loss_curve_ = curve
-        self.n_features_in_ = X.shape[1]
+        self.n_features_in_ = rows.shape[1]
         return self
 
     def predict_members(self, X: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """The prediction of every member, shape (rows, n_members)."""
         check_is_fitted(self, "params_")
-        X = check_array(X, dtype=np.float32)
-        if X.shape[1] != self.n_features_in_:
+        rows: npt.NDArray[np.float32] = check_array(X, dtype=np.float32)
+        if rows.shape[1] != self.n_features_in_:
             raise ValueError(
-                f"X has {X.shape[1]} features, but MLPEnsembleRegressor is expecting {self.n_features_in_} features as input"
+                f"X has {rows.shape[1]} features, but MLPEnsembleRegressor is expecting {self.n_features_in_} features as input"
             )
-        out = np.empty((len(X), self.params_[0].shape[0]), dtype=np.float64)
+        out = np.empty((len(rows), self.params_[0].shape[0]), dtype=np.float64)
 
         def work(a: int, b: int) -> None:
-            out[a:b] = _forward(self.params_, X[a:b])[0].T
+            out[a:b] = _forward(self.params_, rows[a:b])[0].T
 
-        for_blocks(work, len(X), _PREDICT_CHUNK, self.n_jobs)
+        for_blocks(work, len(rows), _PREDICT_CHUNK, self.n_jobs)
         return out * self.y_scale_ + self.y_mean_
 
     def predict_mean_std(self, X: npt.ArrayLike) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:

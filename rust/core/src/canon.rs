@@ -235,8 +235,8 @@ pub fn fingerprint_of_canonical(c: &Cell) -> u64 {
         x | edge_mask(c)
     } else {
         let mut h = mix(n as u64 ^ 0x9E37_79B9_7F4A_7C15);
-        for v in 0..n {
-            h = mix(h ^ ((ops[v] as u8 as u64) << 16 | c.out_rows()[v] as u64).wrapping_add(v as u64 * 0x1000_0000_01B3));
+        for (v, (&op, &row)) in ops.iter().zip(c.out_rows()).enumerate() {
+            h = mix(h ^ ((op as u8 as u64) << 16 | row as u64).wrapping_add(v as u64 * 0x1000_0000_01B3));
         }
         (1 << 63) | (h >> 1)
     }

@@ -260,8 +260,8 @@ pub fn neighbours_one(cell: &Cell, space: &SearchSpace) -> Vec<Cell> {
     // reach x (no cycle); x is not the output, y not the input
     if edges < space.max_edges() {
         for x in 0..n - 1 {
-            for y in 1..n {
-                if x != y && out[x] >> y & 1 == 0 && reach[y] >> x & 1 == 0 {
+            for (y, &reach_y) in reach[..n].iter().enumerate().skip(1) {
+                if x != y && out[x] >> y & 1 == 0 && reach_y >> x & 1 == 0 {
                     let mut out2 = out;
                     out2[x] |= 1 << y;
                     push_unique(&mut found, &parent, topologically_sorted(n, ops, out2));
@@ -287,8 +287,8 @@ pub fn neighbours_one(cell: &Cell, space: &SearchSpace) -> Vec<Cell> {
         }
         let new = n - 1;
         for a in 0..n - 1 {
-            for b in 1..n {
-                if a == b || reach[b] >> a & 1 == 1 {
+            for (b, &reach_b) in reach[..n].iter().enumerate().skip(1) {
+                if a == b || reach_b >> a & 1 == 1 {
                     continue;
                 }
                 for o in 0..k {
