@@ -22,7 +22,6 @@ from nasfast.search import (
     EvaluationError,
     Evolution,
     ForestRegressor,
-    FullSpace,
     History,
     LocalSearch,
     Neighbourhood,

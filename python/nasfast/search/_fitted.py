@@ -59,7 +59,7 @@ def _uncertainty_kind(predictor: Any, n_ensemble: Optional[int]) -> str:
 def _has_param(est: Any, name: str) -> bool:
     try:
         return name in est.get_params(deep=False)
-    except Exception:
+    except Exception:  # noqa: BLE001 - a user's estimator without get_params has no such parameter
         return False
 
 

@@ -41,8 +41,12 @@ class BenchmarkEvaluator:
     Examples
     --------
     >>> from nasfast.search import BenchmarkEvaluator
-    >>> evaluate = BenchmarkEvaluator("nb101-real20k")  # doctest: +SKIP
-    >>> values, costs = evaluate(evaluate.benchmark.top(3))  # doctest: +SKIP
+    >>> evaluate = BenchmarkEvaluator("nb101-real20k")
+    >>> values, costs = evaluate(evaluate.benchmark.top(3))
+    >>> values.round(4)
+    array([0.9491, 0.949 , 0.949 ])
+    >>> costs.round(1)  # training seconds
+    array([4100.6, 1784.4, 3455.3])
     """
 
     def __init__(self, benchmark: Union[str, Any], metric: Optional[str] = None) -> None:

@@ -333,7 +333,7 @@ def _wait(
         except (cf.TimeoutError, TimeoutError) as e:
             slot.future.cancel()
             error = f"timeout after {timeout} s" + (f" ({e})" if str(e) else "")
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - recorded as a failed evaluation
             error = _error_text(e)
         if slot.attempts > max_retries:
             return math.nan, math.nan, error

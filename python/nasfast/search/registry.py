@@ -341,7 +341,7 @@ def check_arguments(cls: Any, kwargs: Mapping[str, Any], fixed: Sequence[str] = 
         raise ValueError(f"unknown key{'s' if len(unknown) > 1 else ''} {unknown} for {cls.__name__} (allowed: {accepted})")
     try:
         hints = typing.get_type_hints(cls.__init__)
-    except Exception:
+    except Exception:  # noqa: BLE001 - annotations that cannot be resolved: the constructor checks the values
         hints = {}
     for key, value in kwargs.items():
         if key in hints and key not in separate and not matches_type(value, hints[key]):
