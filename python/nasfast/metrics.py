@@ -284,7 +284,7 @@ def expected_running_time(
 
 @dataclass(frozen=True)
 class SEGEstimate:
-    """Sample efficiency gain of one strategy on one target.
+    """Sample efficiency gain of one searcher on one target.
 
     Attributes
     ----------
@@ -399,10 +399,10 @@ def ert_ratio(
     confidence: float = 0.95,
     random_state: RandomState = 0,
 ) -> tuple[float, float, float]:
-    """Share of a reference strategy's gain that a strategy keeps: ``ERT_ref / ERT``.
+    """Share of a reference searcher's gain that a searcher keeps: ``ERT_ref / ERT``.
 
     This equals ``SEG / SEG_ref`` for the same target. Both groups of runs are resampled
-    independently (the first ``n_boot`` resamples of the strategy, then those of the reference,
+    independently (the first ``n_boot`` resamples of the searcher, then those of the reference,
     from one generator); resamples where both ERTs are infinite are dropped, and the interval's
     ends are order statistics of the resampled ratios (``inverted_cdf`` percentiles, no
     interpolation, since a ratio may be infinite).
@@ -410,9 +410,9 @@ def ert_ratio(
     Parameters
     ----------
     hitting_times, spent
-        Runs of the strategy, as in :func:`expected_running_time`.
+        Runs of the searcher, as in :func:`expected_running_time`.
     reference_hitting_times, reference_spent
-        Runs of the reference strategy.
+        Runs of the reference searcher.
     n_boot, confidence, random_state
         As in :func:`sample_efficiency_gain`.
 

@@ -432,7 +432,8 @@ class ExperimentConfig:
         allowed = {f.name for f in fields(cls)} - set(_NOT_IN_EXPERIMENT_TABLE)
         bad = sorted(set(exp) - allowed)
         if bad:
-            raise ValueError(f"{source}: unknown keys in [experiment]: {bad} (allowed: {sorted(allowed)})")
+            hint = _registry().did_you_mean(bad[0], sorted(allowed)) if len(bad) == 1 else ""
+            raise ValueError(f"{source}: unknown keys in [experiment]: {bad} (allowed: {sorted(allowed)}){hint}")
         if "arm" not in data:
             raise ValueError(f"{source}: no [[arm]] tables")
         tables = data["arm"]

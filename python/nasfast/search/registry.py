@@ -13,8 +13,8 @@ A journal's header records its searcher this way, and a study's ``[[arm]]`` tabl
 object with the type under ``searcher`` (``searcher = "PredictorSearch"``, ``candidates = { type
 = "Combined", sets = [...] }``). Arguments that are the context of a run, not its configuration
 (:data:`CONTEXT_ARGUMENTS`), are never part of it. Reading a configuration refuses an unknown
-type, an unknown argument or a value of the wrong type with a ``ValueError`` naming it, before
-anything is built.
+type, an unknown argument or a value of the wrong type with a ``ValueError`` naming it (and the
+closest known name, for a misspelt one), before anything is built.
 
 Your own classes are registered with :func:`register_searcher` and :func:`register_candidates`
 (as decorators, or called), under their class name or a name of your choice; a name belongs to
@@ -26,6 +26,7 @@ refuses it (:meth:`Searcher.resume` could not rebuild it), and so does a study.
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import re
 import typing
@@ -52,6 +53,7 @@ __all__ = [
     "candidates_config",
     "candidates_from_config",
     "check_arguments",
+    "did_you_mean",
 ]
 
 #: Constructor arguments of a searcher that are the context of a run, not its configuration: a
@@ -162,7 +164,16 @@ def _lookup(kind: str, name: Any) -> type:
         name = _ALIASES[kind].get(name, name)
         if name in table:
             return table[name]
-    raise ValueError(f"unknown {kind} {name!r}, expected one of {sorted(table)}")
+    raise ValueError(f"unknown {kind} {name!r}, expected one of {sorted(table)}{did_you_mean(name, [*table, *_ALIASES[kind]])}")
+
+
+def did_you_mean(given: Any, known: Sequence[str]) -> str:
+    """``"; did you mean 'x'?"`` for a misspelt name ``given`` close to one of ``known``, else
+    ``""`` (the end of an error message)."""
+    if not isinstance(given, str):
+        return ""
+    close = difflib.get_close_matches(given, list(known), n=1, cutoff=0.75)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def searcher_class(name: str) -> type[Searcher]:
@@ -338,7 +349,8 @@ def check_arguments(cls: Any, kwargs: Mapping[str, Any], fixed: Sequence[str] = 
     accepted = [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n not in fixed]
     unknown = sorted(set(kwargs) - set(accepted))
     if unknown:
-        raise ValueError(f"unknown key{'s' if len(unknown) > 1 else ''} {unknown} for {cls.__name__} (allowed: {accepted})")
+        hint = did_you_mean(unknown[0], accepted) if len(unknown) == 1 else ""
+        raise ValueError(f"unknown key{'s' if len(unknown) > 1 else ''} {unknown} for {cls.__name__} (allowed: {accepted}){hint}")
     try:
         hints = typing.get_type_hints(cls.__init__)
     except Exception:  # noqa: BLE001 - annotations that cannot be resolved: the constructor checks the values
