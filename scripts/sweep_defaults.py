@@ -10,6 +10,16 @@ table; ties share the best rank), how many runs found a top-0.1% cell, and the s
     python scripts/sweep_defaults.py --out sweep-results --configs default,regularized-evolution \\
         --seed-offset 1000 --seeds 20        # a fresh seed set, to confirm a choice
 
+The runs behind the README's table (seeds 0-19 on the real cells, 0-9 on the surrogate, whose
+full-space runs take about a minute each; then a confirmation on seeds 1000-1009):
+
+    python scripts/sweep_defaults.py --out sweep --benchmarks nb101-real20k,nb101-real20k@val_acc_36 \
+        --configs forest-path-ei-raw,forest-path-ei,forest-path-greedy,forest-path-thompson,forest-adjacency-greedy,forest-adjacency-ei,forest-adjacency-thompson,forest-adjacency-ucb,forest-adjpath-ei,regularized-evolution,local-search,random-search
+    python scripts/sweep_defaults.py --out sweep --benchmarks nb101-surrogate --seeds 10 \
+        --configs forest-path-ei,forest-adjacency-greedy,forest-adjacency-ei,forest-adjacency-ucb,forest-adjacency-ucb-nbhd,forest-adjacency-ei-nbhd,forest-adjacency-greedy-nbhd,forest-adjacency-ucb-nbhd+random,forest-adjacency-ei-nbhd+random,regularized-evolution,local-search,random-search
+    python scripts/sweep_defaults.py --out confirm --seed-offset 1000 --seeds 10 \
+        --configs forest-adjacency-ucb,forest-adjacency-ucb-nbhd+random,regularized-evolution,local-search,random-search
+
 Runs are appended to ``<out>/runs.jsonl`` as they finish; a re-run with the same ``--out`` only
 runs what is missing (an interrupted sweep loses nothing). ``<out>/summary.md`` and
 ``<out>/summary.csv`` are rewritten at the end.
