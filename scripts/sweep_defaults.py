@@ -10,6 +10,16 @@ table; ties share the best rank), how many runs found a top-0.1% cell, and the s
     python scripts/sweep_defaults.py --out sweep-results --configs default,regularized-evolution \\
         --seed-offset 1000 --seeds 20        # a fresh seed set, to confirm a choice
 
+The runs behind the README's table (seeds 0-19 on the real cells, 0-9 on the surrogate, whose
+full-space runs take about a minute each; then a confirmation on seeds 1000-1009):
+
+    python scripts/sweep_defaults.py --out sweep --benchmarks nb101-real20k,nb101-real20k@val_acc_36 \
+        --configs forest-path-ei-raw,forest-path-ei,forest-path-greedy,forest-path-thompson,forest-adjacency-greedy,forest-adjacency-ei,forest-adjacency-thompson,forest-adjacency-ucb,forest-adjpath-ei,regularized-evolution,local-search,random-search
+    python scripts/sweep_defaults.py --out sweep --benchmarks nb101-surrogate --seeds 10 \
+        --configs forest-path-ei,forest-adjacency-greedy,forest-adjacency-ei,forest-adjacency-ucb,forest-adjacency-ucb-nbhd,forest-adjacency-ei-nbhd,forest-adjacency-greedy-nbhd,forest-adjacency-ucb-nbhd+random,forest-adjacency-ei-nbhd+random,regularized-evolution,local-search,random-search
+    python scripts/sweep_defaults.py --out confirm --seed-offset 1000 --seeds 10 \
+        --configs forest-adjacency-ucb,forest-adjacency-ucb-nbhd+random,regularized-evolution,local-search,random-search
+
 Runs are appended to ``<out>/runs.jsonl`` as they finish; a re-run with the same ``--out`` only
 runs what is missing (an interrupted sweep loses nothing). ``<out>/summary.md`` and
 ``<out>/summary.csv`` are rewritten at the end.
@@ -64,7 +74,31 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     # initial design
     "forest-path-ei-init5": ("PredictorSearch", {"encoding": "path", "acquisition": "ei", "n_initial": 5}),
     "forest-path-ei-init20": ("PredictorSearch", {"encoding": "path", "acquisition": "ei", "n_initial": 20}),
+    "forest-adjacency-thompson": ("PredictorSearch", {"encoding": "adjacency", "acquisition": "thompson"}),
+    "forest-adjacency-ucb": ("PredictorSearch", {"encoding": "adjacency", "acquisition": "ucb"}),
+    "forest-adjpc-thompson": ("PredictorSearch", {"encoding": "adjacency+path-count", "acquisition": "thompson"}),
+    "forest-adjpath-ei": ("PredictorSearch", {"encoding": "adjacency+path", "acquisition": "ei"}),
+    "forest-adjpath-greedy": ("PredictorSearch", {"encoding": "adjacency+path", "acquisition": "greedy"}),
+    "forest-adjpath-thompson": ("PredictorSearch", {"encoding": "adjacency+path", "acquisition": "thompson"}),
+    "forest-adjacency-ei-init5": ("PredictorSearch", {"encoding": "adjacency", "acquisition": "ei", "n_initial": 5}),
+    "forest-adjacency-ei-init20": ("PredictorSearch", {"encoding": "adjacency", "acquisition": "ei", "n_initial": 20}),
+    # other predictor families (nasfast.predictors)
+    "gp-adjpc-ei": ("PredictorSearch", {"predictor": ("GPRegressor", {}), "encoding": "adjacency+path-count", "acquisition": "ei"}),
+    "gp-adjpc-thompson": ("PredictorSearch", {"predictor": ("GPRegressor", {}), "encoding": "adjacency+path-count", "acquisition": "thompson"}),
+    "gp-adjpc-greedy": ("PredictorSearch", {"predictor": ("GPRegressor", {}), "encoding": "adjacency+path-count", "acquisition": "greedy"}),
+    "mlp-adjpc-ei": ("PredictorSearch", {"predictor": ("MLPEnsembleRegressor", {}), "encoding": "adjacency+path-count", "acquisition": "ei"}),
+    "mlp-adjpc-thompson": ("PredictorSearch", {"predictor": ("MLPEnsembleRegressor", {}), "encoding": "adjacency+path-count", "acquisition": "thompson"}),
+    "gbm-adjpc-greedy": ("PredictorSearch", {"predictor": ("GBMRegressor", {}), "encoding": "adjacency+path-count", "acquisition": "greedy"}),
+    "gcn-greedy": ("PredictorSearch", {"predictor": ("GCNRegressor", {}), "acquisition": "greedy"}),
     # baselines
+    # candidate sets for spaces too large to score whole (tried on nb101-surrogate, whose full
+    # space is the reference): neighbourhoods of the best cells, plus fresh random cells
+    "forest-adjacency-ucb-nbhd": ("PredictorSearch", {"encoding": "adjacency", "acquisition": "ucb", "candidates": ("Neighbourhood", {})}),
+    "forest-adjacency-ei-nbhd": ("PredictorSearch", {"encoding": "adjacency", "acquisition": "ei", "candidates": ("Neighbourhood", {})}),
+    "forest-adjacency-greedy-nbhd": ("PredictorSearch", {"encoding": "adjacency", "acquisition": "greedy", "candidates": ("Neighbourhood", {})}),
+    "forest-adjacency-ucb-nbhd+random": ("PredictorSearch", {"encoding": "adjacency", "acquisition": "ucb", "candidates": [("Neighbourhood", {}), ("RandomSubset", {"size": 1000, "refresh": True})]}),
+    "forest-adjacency-ei-nbhd+random": ("PredictorSearch", {"encoding": "adjacency", "acquisition": "ei", "candidates": [("Neighbourhood", {}), ("RandomSubset", {"size": 1000, "refresh": True})]}),
+    "forest-adjacency-ucb-random10k": ("PredictorSearch", {"encoding": "adjacency", "acquisition": "ucb", "candidates": ("RandomSubset", {"size": 10_000, "refresh": True})}),
     "regularized-evolution": ("RegularizedEvolution", {}),
     "local-search": ("LocalSearch", {}),
     "random-search": ("RandomSearch", {}),
@@ -99,9 +133,21 @@ def _searcher(config: str, bench_name: str, seed: int) -> Any:
         pname, pkw = kwargs["predictor"]
         cls = getattr(predictors, pname, None) or getattr(search, pname)
         kwargs["predictor"] = cls(**pkw)
+    if "candidates" in kwargs:
+        kwargs["candidates"] = _candidates(kwargs["candidates"])
     bench, _, _ = _bench(bench_name)
     universe = None if bench.name == "nb101-surrogate" else bench.cells
     return getattr(search, cls_name)(bench.space, universe=universe, random_state=seed, **kwargs)
+
+
+def _candidates(spec: Any) -> Any:
+    """A candidate set from ``(class name, kwargs)``, or a list of those (their union)."""
+    import nasfast.search as search
+
+    if isinstance(spec, list):
+        return search.Union(*(_candidates(s) for s in spec))
+    name, kw = spec
+    return getattr(search, name)(**kw)
 
 
 def run_one(config: str, bench_name: str, seed: int, budget: int) -> dict[str, Any]:

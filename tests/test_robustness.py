@@ -305,6 +305,15 @@ CLEAR_ERRORS: list[tuple[str, Callable[[], object], type, tuple[str, ...]]] = [
     ("bool seed", lambda: NB101.sample(5, random_state=True), TypeError, ("True",)),
     ("forest with 0 trees", lambda: nasfast.Forest.fit(np.zeros((5, 2), np.float32), np.zeros(5), n_estimators=0),
      ValueError, ("n_estimators = 0",)),
+    *[
+        (f"forest {name} 2**70", lambda name=name: nasfast.Forest.fit(np.zeros((5, 2), np.float32), np.zeros(5), **{name: BIG}),
+         ValueError, (name, str(BIG)))
+        for name in ("n_estimators", "max_features", "min_samples_split", "min_samples_leaf", "max_depth")
+    ],
+    ("forest float trees", lambda: nasfast.Forest.fit(np.zeros((5, 2), np.float32), np.zeros(5), n_estimators=2.5),
+     TypeError, ("n_estimators", "2.5")),
+    ("forest min_samples_split 1", lambda: nasfast.Forest.fit(np.zeros((5, 2), np.float32), np.zeros(5), min_samples_split=1),
+     ValueError, ("min_samples_split = 1",)),
 ]
 
 

@@ -1,7 +1,7 @@
 //! `Forest`: a fitted random forest of the core (`nasfast_core::forest`). The scikit-learn
 //! estimator around it, `nasfast.search.ForestRegressor`, lives in Python.
 
-use crate::convert::{jobs, seed_from};
+use crate::convert::{int_value, jobs, seed_from};
 use nasfast_core::forest::{pack_rows, Forest, ForestError, ForestParams, Nodes, PackedRows};
 use numpy::ndarray::Array2;
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
@@ -87,11 +87,20 @@ fn indices(obj: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Option<Vec<us
     Ok(Some(out))
 }
 
-fn usize_param(name: &str, v: i64, min: i64) -> PyResult<usize> {
-    if v < min {
-        return Err(PyValueError::new_err(format!("{name} = {v}: must be at least {min}")));
-    }
-    Ok(v as usize)
+/// An int parameter of at least `min`; any Python int is taken (a huge one is a `ValueError`
+/// naming it, not an `OverflowError` from a fixed-width conversion).
+fn usize_param(name: &str, v: &Bound<'_, PyAny>, min: usize) -> PyResult<usize> {
+    let n = match int_value(v, name)? {
+        Some(n) if n < min as i128 => return Err(PyValueError::new_err(format!("{name} = {n}: must be at least {min}"))),
+        Some(n) => usize::try_from(n).ok(),
+        None => None,
+    };
+    n.ok_or_else(|| PyValueError::new_err(format!("{name} = {}: too large", v.repr().map(|r| r.to_string()).unwrap_or_default())))
+}
+
+/// [`usize_param`] for an argument whose default is `default` (passed as None by the signature).
+fn usize_param_or(name: &str, v: Option<&Bound<'_, PyAny>>, default: usize, min: usize) -> PyResult<usize> {
+    v.map_or(Ok(default), |v| usize_param(name, v, min))
 }
 
 /// A fitted random forest of regression trees (squared error). Fit it with :meth:`Forest.fit`;
@@ -105,17 +114,20 @@ pub struct PyForest {
 impl PyForest {
     /// Fits a forest on ``X`` (float32, C-contiguous, shape (n, d)) and ``y`` (float64, n).
     #[staticmethod]
-    #[pyo3(signature = (x, y, *, n_estimators=100, max_features=None, min_samples_split=2, min_samples_leaf=1, max_depth=None, bootstrap=true, random_state=None, n_jobs=None))]
+    #[pyo3(
+        signature = (x, y, *, n_estimators=None, max_features=None, min_samples_split=None, min_samples_leaf=None, max_depth=None, bootstrap=true, random_state=None, n_jobs=None),
+        text_signature = "(x, y, *, n_estimators=100, max_features=None, min_samples_split=2, min_samples_leaf=1, max_depth=None, bootstrap=True, random_state=None, n_jobs=None)"
+    )]
     #[allow(clippy::too_many_arguments)]
     fn fit(
         py: Python<'_>,
         x: &Bound<'_, PyAny>,
         y: PyReadonlyArray1<'_, f64>,
-        n_estimators: i64,
-        max_features: Option<i64>,
-        min_samples_split: i64,
-        min_samples_leaf: i64,
-        max_depth: Option<i64>,
+        n_estimators: Option<&Bound<'_, PyAny>>,
+        max_features: Option<&Bound<'_, PyAny>>,
+        min_samples_split: Option<&Bound<'_, PyAny>>,
+        min_samples_leaf: Option<&Bound<'_, PyAny>>,
+        max_depth: Option<&Bound<'_, PyAny>>,
         bootstrap: bool,
         random_state: Option<&Bound<'_, PyAny>>,
         n_jobs: Option<&Bound<'_, PyAny>>,
@@ -124,10 +136,10 @@ impl PyForest {
         let (values, d) = matrix(&x)?;
         let y = y.as_slice().map_err(|_| PyValueError::new_err("y must be a contiguous float64 array"))?;
         let params = ForestParams {
-            n_estimators: usize_param("n_estimators", n_estimators, 1)?,
+            n_estimators: usize_param_or("n_estimators", n_estimators, 100, 1)?,
             max_features: max_features.map(|m| usize_param("max_features", m, 1)).transpose()?,
-            min_samples_split: usize_param("min_samples_split", min_samples_split, 2)?,
-            min_samples_leaf: usize_param("min_samples_leaf", min_samples_leaf, 1)?,
+            min_samples_split: usize_param_or("min_samples_split", min_samples_split, 2, 2)?,
+            min_samples_leaf: usize_param_or("min_samples_leaf", min_samples_leaf, 1, 1)?,
             max_depth: max_depth.map(|m| usize_param("max_depth", m, 1)).transpose()?,
             bootstrap,
         };
