@@ -79,6 +79,8 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "forest-adjpc-thompson": ("PredictorSearch", {"encoding": "adjacency+path-count", "acquisition": "thompson"}),
     "forest-adjpath-ei": ("PredictorSearch", {"encoding": "adjacency+path", "acquisition": "ei"}),
     "forest-adjpath-greedy": ("PredictorSearch", {"encoding": "adjacency+path", "acquisition": "greedy"}),
+    "forest-adjpath-ucb": ("PredictorSearch", {"encoding": "adjacency+path", "acquisition": "ucb"}),
+    "forest-adjpath-ucb-nbhd+random": ("PredictorSearch", {"encoding": "adjacency+path", "acquisition": "ucb", "candidates": [("Neighbourhood", {}), ("RandomSubset", {"size": 1000, "refresh": True})]}),
     "forest-adjpath-thompson": ("PredictorSearch", {"encoding": "adjacency+path", "acquisition": "thompson"}),
     "forest-adjacency-ei-init5": ("PredictorSearch", {"encoding": "adjacency", "acquisition": "ei", "n_initial": 5}),
     "forest-adjacency-ei-init20": ("PredictorSearch", {"encoding": "adjacency", "acquisition": "ei", "n_initial": 20}),

@@ -169,7 +169,47 @@ def test_the_default_study_names_the_claim_that_its_arms_were_read_as() -> None:
     assert {s.name for s in config.sections} == {"baselines", "candidate-sets"}
     assert [a.name for a in config.arms] == [n for s in config.sections for n in s.arms]  # every arm shown once
     full = ExperimentConfig.default(preset="full")
-    assert full.arms == config.arms and full.seeds > config.seeds and full.budget > config.budget
+    assert {a.name for a in full.arms} <= {a.name for a in config.arms} and full.seeds > config.seeds and full.budget > config.budget
+    assert full.claim is not None and full.claim.full_space == "predictor-full"
+
+
+def test_the_default_study_runs_its_default_preset_and_compares_predictors_in_another() -> None:
+    """``nasfast experiment`` runs [preset.default]: every arm but the GCN ones, each predictor
+    arm with PredictorSearch's own defaults; [preset.predictor-choice] runs the same candidate
+    sets with the forest and with the GCN, compared in pairs."""
+    config = ExperimentConfig.default()
+    assert config == ExperimentConfig.default(preset="default")
+    assert all("predictor" not in a.params for a in config.arms)  # the default predictor search
+    choice = ExperimentConfig.default(preset="predictor-choice")
+    gcn = {a.name for a in choice.arms if a.params.get("predictor", {}).get("type") == "GCNRegressor"}
+    assert gcn == {"predictor-full-gcn", "predictor-random-1000-refresh-gcn"}
+    assert not gcn & {a.name for a in config.arms}
+    section = next(s for s in choice.sections if s.name == "predictor-choice")
+    assert section.pairs == (("predictor-full", "predictor-full-gcn"),
+                             ("predictor-random-1000-refresh", "predictor-random-1000-refresh-gcn"))
+    # a section whose every pair lost an arm is not shown
+    assert all(s.name != "predictor-choice" for s in config.sections)
+
+
+def test_a_study_without_a_default_preset_runs_every_arm(tmp_path: Path) -> None:
+    study = tmp_path / "study.toml"
+    study.write_text(PRESETS)
+    assert ExperimentConfig.from_toml(study).arms == ExperimentConfig.from_toml(study, preset=None).arms
+    assert len(ExperimentConfig.from_toml(study).arms) == PRESETS.count("[[arm]]")
+    study.write_text(PRESETS + '\n[preset.default]\narms = ["predictor-full"]\n')
+    assert [a.name for a in ExperimentConfig.from_toml(study).arms] == ["predictor-full"]
+
+
+def test_a_study_arm_may_use_nasfast_predictors() -> None:
+    from nasfast import SearchSpace
+    from nasfast.experiment.worker import build_searcher, default_components
+    from nasfast.predictors import GCNRegressor
+
+    arm = Arm("gcn", "PredictorSearch", {"predictor": {"type": "GCNRegressor", "epochs": 5}, "candidates": {"type": "FullSpace"}})
+    s = build_searcher(arm, SearchSpace(5, 9, ["a", "b"]), 0, None, default_components())
+    assert isinstance(s.predictor, GCNRegressor) and s.predictor.epochs == 5 and s.encoding_ == "adjacency"
+    with pytest.raises(ValueError, match="epoch"):
+        Arm("gcn", "PredictorSearch", {"predictor": {"type": "GCNRegressor", "epoch": 5}})
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from nasfast.search import (
     EvaluationError,
     Evolution,
     ForestRegressor,
+    FullSpace,
     History,
     LocalSearch,
     Neighbourhood,
@@ -32,6 +33,9 @@ from nasfast.search import (
     Union,
     default_predictor,
 )
+
+#: the encoding PredictorSearch documents as its default (README, "How the defaults were chosen")
+DEFAULT_ENCODING = "adjacency+path"  # "adjacency" in spaces with more than 4,096 path features
 
 # ---------------------------------------------------------------------------------- helpers
 
@@ -204,7 +208,7 @@ def test_every_acquisition_and_uncertainty(acquisition: str, predictor: str, spa
 
 
 def test_batch_rule_avoids_identical_features(space5: SearchSpace, table: Table) -> None:
-    s = PredictorSearch(space5, predictor=small_rf(), acquisition="greedy", n_initial=8, random_state=0)
+    s = PredictorSearch(space5, predictor=small_rf(), encoding="path", acquisition="greedy", n_initial=8, random_state=0)
     s.run(BenchmarkEvaluator(table), 8)
     batch = s.ask(6)
     feats = [ref.path_encoding(c, 5, 2) for c in ref.batch_cells(batch)]
@@ -420,13 +424,21 @@ def test_large_spaces_work_except_full_space(big_space: SearchSpace) -> None:
         return cells.encode("path-trunc").sum(axis=1) / 10.0
 
     with pytest.raises(SpaceTooLargeError, match="FullSpace"):
-        PredictorSearch(big_space, encoding="path-trunc")
+        PredictorSearch(big_space, encoding="path-trunc", candidates=FullSpace())
     with pytest.raises(ValueError, match="'path' has 12,207,031 features"):
         PredictorSearch(big_space, encoding="path", candidates=Neighbourhood())
-    # without an encoding, the space chooses one it can afford
-    default = PredictorSearch(big_space, small_rf(), candidates=Neighbourhood(top_k=2), n_initial=4, random_state=0)
-    assert default.encoding_ == "adjacency" and default.encoding is None
-    assert PredictorSearch(SearchSpace.nb101()).encoding_ == "path"
+    # with no arguments but the space, a search runs: an encoding it can afford, and candidates
+    # it can score (neighbourhoods of the best cells and fresh random cells, not the full space)
+    default = PredictorSearch(big_space, random_state=0)
+    assert default.encoding is None and default.encoding_ == "adjacency"  # 12.2 million path features
+    assert isinstance(default.candidates, Combined)
+    assert [type(c) for c in default.candidates.sets] == [Neighbourhood, RandomSubset]
+    assert default.candidates.sets[1].refresh
+    default.run(f, 14)
+    assert len(np.unique(default.history_.cells.fingerprints())) == 14
+    assert np.all(default.history_.candidate_set_size[10:] > 1000)  # neighbourhoods and 1,000 random cells
+    nb101 = PredictorSearch(SearchSpace.nb101())
+    assert nb101.encoding_ == DEFAULT_ENCODING and isinstance(nb101.candidates, FullSpace)
     enc = "path-trunc"
     searchers = [
         RandomSearch(big_space, random_state=0),
@@ -436,7 +448,6 @@ def test_large_spaces_work_except_full_space(big_space: SearchSpace) -> None:
         PredictorSearch(big_space, small_rf(), enc, candidates=Neighbourhood(top_k=2), n_initial=4, random_state=0),
         PredictorSearch(big_space, small_rf(), enc, candidates=RandomSubset(200), n_initial=4, random_state=0),
         PredictorSearch(big_space, small_rf(), enc, candidates=Evolution(50, 3), n_initial=4, random_state=0),
-        default,
     ]
     for s in searchers:
         s.run(f, 8)
@@ -564,7 +575,7 @@ def test_forest_scoring_of_many_rows_matches_its_trees(forest: str) -> None:
 def test_full_space_picks_the_best_acquisition(space5: SearchSpace, table: Table) -> None:
     """Greedy FullSpace picks a cell whose predicted mean is the largest over every cell not
     evaluated yet (recomputed here with sklearn on the reference path encoding)."""
-    s = PredictorSearch(space5, predictor=small_rf(), acquisition="greedy", n_initial=15, random_state=0)
+    s = PredictorSearch(space5, predictor=small_rf(), encoding="path", acquisition="greedy", n_initial=15, random_state=0)
     s.run(BenchmarkEvaluator(table), 15)
     model_seed_state = s.state_.rng.bit_generator.state
     pick = s.ask(1)

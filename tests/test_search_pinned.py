@@ -46,6 +46,17 @@ def _forest() -> ForestRegressor:
     return ForestRegressor(n_estimators=20, min_samples_leaf=2)
 
 
+def _pinned(space: SearchSpace, *args: Any, **kwargs: Any) -> PredictorSearch:
+    """``PredictorSearch`` with the defaults it had when these histories were recorded (expected
+    improvement; the path encoding when a space has at most 4,096 path features, else the
+    adjacency encoding), so that a change of the defaults does not change these pins;
+    ``pred-default`` alone follows the defaults (re-recorded when they changed)."""
+    kwargs.setdefault("acquisition", "ei")
+    if len(args) < 2 and "encoding" not in kwargs:
+        kwargs["encoding"] = "path" if space.encoding_dim("path") <= 4096 else "adjacency"
+    return PredictorSearch(space, *args, **kwargs)
+
+
 class _SomeFail:
     """The synthetic table, except that every cell whose fingerprint's CRC-32 is 0 modulo 4 has
     no value (NaN: a failed evaluation)."""
@@ -80,19 +91,19 @@ CASES: dict[str, Case] = {
     "local-batch3-universe": ("space5", lambda sp, u: LocalSearch(sp, batch_size=3, universe=u, random_state=8), 40),
     "pred-default": ("space5", lambda sp, u: PredictorSearch(sp, n_initial=5, random_state=9), 25),
     "pred-full-greedy-batch3": (
-        "space5", lambda sp, u: PredictorSearch(sp, _forest(), acquisition="greedy", n_initial=5, batch_size=3, random_state=10), 30
+        "space5", lambda sp, u: _pinned(sp, _forest(), acquisition="greedy", n_initial=5, batch_size=3, random_state=10), 30
     ),
-    "pred-full-ucb": ("space5", lambda sp, u: PredictorSearch(sp, _forest(), acquisition="ucb", n_initial=5, random_state=11), 25),
+    "pred-full-ucb": ("space5", lambda sp, u: _pinned(sp, _forest(), acquisition="ucb", n_initial=5, random_state=11), 25),
     "pred-full-thompson-batch2": (
-        "space5", lambda sp, u: PredictorSearch(sp, _forest(), acquisition="thompson", n_initial=5, batch_size=2, random_state=12), 25
+        "space5", lambda sp, u: _pinned(sp, _forest(), acquisition="thompson", n_initial=5, batch_size=2, random_state=12), 25
     ),
-    "pred-full-universe": ("space5", lambda sp, u: PredictorSearch(sp, _forest(), n_initial=5, universe=u, random_state=13), 25),
-    "pred-full-adjacency": ("space5", lambda sp, u: PredictorSearch(sp, _forest(), "adjacency", n_initial=5, random_state=14), 25),
-    "pred-full-path-count": ("space5", lambda sp, u: PredictorSearch(sp, _forest(), "path-count", n_initial=5, random_state=15), 25),
-    "pred-full-failures": ("space5", lambda sp, u: PredictorSearch(sp, _forest(), n_initial=5, random_state=16), 30),
+    "pred-full-universe": ("space5", lambda sp, u: _pinned(sp, _forest(), n_initial=5, universe=u, random_state=13), 25),
+    "pred-full-adjacency": ("space5", lambda sp, u: _pinned(sp, _forest(), "adjacency", n_initial=5, random_state=14), 25),
+    "pred-full-path-count": ("space5", lambda sp, u: _pinned(sp, _forest(), "path-count", n_initial=5, random_state=15), 25),
+    "pred-full-failures": ("space5", lambda sp, u: _pinned(sp, _forest(), n_initial=5, random_state=16), 30),
     "pred-sklearn-forest-nbhd": (
         "space5",
-        lambda sp, u: PredictorSearch(
+        lambda sp, u: _pinned(
             sp, RandomForestRegressor(n_estimators=10, min_samples_leaf=2), candidates=Neighbourhood(top_k=3), n_initial=5,
             batch_size=2, random_state=17,
         ),
@@ -100,26 +111,26 @@ CASES: dict[str, Case] = {
     ),
     "pred-ensemble-subset": (
         "space5",
-        lambda sp, u: PredictorSearch(sp, ForestRegressor(5), candidates=RandomSubset(60), n_initial=5, n_ensemble=3, random_state=18),
+        lambda sp, u: _pinned(sp, ForestRegressor(5), candidates=RandomSubset(60), n_initial=5, n_ensemble=3, random_state=18),
         25,
     ),
     "pred-subset-refresh-universe": (
         "space5",
-        lambda sp, u: PredictorSearch(sp, _forest(), candidates=RandomSubset(40, refresh=True), n_initial=5, universe=u, random_state=19),
+        lambda sp, u: _pinned(sp, _forest(), candidates=RandomSubset(40, refresh=True), n_initial=5, universe=u, random_state=19),
         25,
     ),
     "pred-nbhd-radius2": (
-        "space5", lambda sp, u: PredictorSearch(sp, _forest(), candidates=Neighbourhood(radius=2, top_k=2), n_initial=5, random_state=20), 25
+        "space5", lambda sp, u: _pinned(sp, _forest(), candidates=Neighbourhood(radius=2, top_k=2), n_initial=5, random_state=20), 25
     ),
     "pred-evolution-thompson": (
         "space5",
-        lambda sp, u: PredictorSearch(sp, _forest(), acquisition="thompson", candidates=Evolution(40, 4, "bananas"), n_initial=5,
+        lambda sp, u: _pinned(sp, _forest(), acquisition="thompson", candidates=Evolution(40, 4, "bananas"), n_initial=5,
                                       random_state=21),
         25,
     ),
     "pred-union-batch2": (
         "space5",
-        lambda sp, u: PredictorSearch(
+        lambda sp, u: _pinned(
             sp, _forest(), candidates=Union(Neighbourhood(top_k=3), RandomSubset(30, refresh=True)), n_initial=5, batch_size=2,
             random_state=22,
         ),
@@ -127,15 +138,15 @@ CASES: dict[str, Case] = {
     ),
     "pred-union-universe": (
         "space5",
-        lambda sp, u: PredictorSearch(sp, _forest(), candidates=Union(Evolution(30, 3), Neighbourhood(top_k=2)), n_initial=5,
+        lambda sp, u: _pinned(sp, _forest(), candidates=Union(Evolution(30, 3), Neighbourhood(top_k=2)), n_initial=5,
                                       universe=u, random_state=23),
         25,
     ),
     "big-random": ("big", lambda sp, u: RandomSearch(sp, random_state=24), 8),
     "big-evolution": ("big", lambda sp, u: RegularizedEvolution(sp, population=4, sample_size=2, random_state=25), 8),
-    "big-pred-nbhd": ("big", lambda sp, u: PredictorSearch(sp, _forest(), candidates=Neighbourhood(top_k=2), n_initial=4, random_state=26), 8),
+    "big-pred-nbhd": ("big", lambda sp, u: _pinned(sp, _forest(), candidates=Neighbourhood(top_k=2), n_initial=4, random_state=26), 8),
     "big-pred-subset": (
-        "big", lambda sp, u: PredictorSearch(sp, _forest(), "path-trunc", candidates=RandomSubset(200), n_initial=4, random_state=27), 8
+        "big", lambda sp, u: _pinned(sp, _forest(), "path-trunc", candidates=RandomSubset(200), n_initial=4, random_state=27), 8
     ),
 }
 

@@ -88,9 +88,13 @@ SEARCHERS = ("PredictorSearch", "RandomSearch", "RegularizedEvolution", "LocalSe
 #: registered candidate set; ``Union`` reads as ``Combined``).
 CANDIDATE_SETS = ("FullSpace", "RandomSubset", "Neighbourhood", "Evolution", "Combined")
 
-#: scikit-learn regressors a ``predictor`` table may name, with their modules.
+#: Regressors a ``predictor`` table may name (nasfast's predictors and scikit-learn's), with their modules.
 PREDICTORS = {
-    "ForestRegressor": "nasfast.search",
+    "ForestRegressor": "nasfast.predictors",
+    "GBMRegressor": "nasfast.predictors",
+    "GPRegressor": "nasfast.predictors",
+    "MLPEnsembleRegressor": "nasfast.predictors",
+    "GCNRegressor": "nasfast.predictors",
     "RandomForestRegressor": "sklearn.ensemble",
     "ExtraTreesRegressor": "sklearn.ensemble",
     "GradientBoostingRegressor": "sklearn.ensemble",
@@ -411,7 +415,9 @@ class ExperimentConfig:
             Apply the ``[preset.quick]`` table (the same as ``preset="quick"``).
         preset : str, optional
             Apply the ``[preset.<preset>]`` table: its values replace those of ``[experiment]``
-            and its ``arms`` list selects arms by name.
+            and its ``arms`` list selects arms by name. ``None``: the study's
+            ``[preset.default]`` if it has one (e.g. arms too slow for the default run, kept for
+            a named preset), else every arm as in ``[experiment]``.
         source : str
             Named in error messages.
 
@@ -461,6 +467,8 @@ class ExperimentConfig:
             raise ValueError(f"{source}: no preset {preset!r}; the study defines {sorted(presets)} ([preset.<name>] tables)")
         # every preset is checked, not only the one applied
         applied = {name: apply_preset(config, table, f"{source}: [preset.{name}]") for name, table in presets.items()}
+        if preset is None and "default" in applied:
+            preset = "default"  # what the study runs when no preset is named
         return config if preset is None else applied[preset]
 
     @classmethod
@@ -733,11 +741,14 @@ class Section:
 
     def restricted_to(self, names: Sequence[str]) -> Optional[Section]:
         """The section on a selection of the arms (pairs whose both arms remain), or None when
-        none of its arms is selected."""
+        none of its arms is selected, or when it only compares pairs (its arms are those of its
+        pairs) and no pair remains: a comparison without its other side is not shown."""
         arms = tuple(n for n in self.arms if n in names)
-        if not arms:
+        pairs = tuple(p for p in self.pairs if p[0] in names and p[1] in names)
+        comparison = bool(self.pairs) and set(self.arms) == {n for p in self.pairs for n in p}
+        if not arms or (comparison and not pairs):
             return None
-        return Section(self.name, self.title, arms, tuple(p for p in self.pairs if p[0] in names and p[1] in names))
+        return Section(self.name, self.title, arms, pairs)
 
     @classmethod
     def from_dict(cls, table: Any, source: str = "config") -> Section:

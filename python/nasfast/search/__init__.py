@@ -35,7 +35,7 @@ from .candidates import (
 from .evaluators import BenchmarkEvaluator
 from .journal import JOURNAL_VERSION, JournalCorruptError, JournalMismatchError, JournalWarning
 from .loop import run_search
-from .predictor import PredictorSearch, default_predictor
+from .predictor import PredictorSearch, default_candidates, default_encoding, default_predictor
 from .registry import register_candidates, register_searcher
 from .searcher import EvaluationError, Searcher
 from .state import SearchState
@@ -66,6 +66,8 @@ __all__ = [
     "Searcher",
     "Union",
     "Universe",
+    "default_candidates",
+    "default_encoding",
     "default_predictor",
     "register_candidates",
     "register_searcher",
