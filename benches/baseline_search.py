@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nasfast import CellBatch
+from nasfast.predictors import encoding_dim
 from nasfast.search import FullSpace, PredictorSearch
 from nasfast.search._fitted import FittedPredictor, expected_improvement
 from nasfast.search.predictor import _l1_min
@@ -32,7 +33,7 @@ class PreviousPredictorSearch(PredictorSearch):
         if not isinstance(self.candidates, FullSpace):
             return super()._model_pick(state, n)
         model, best = self._fit(state)
-        avoid = np.asarray(list(self._pending_X.values()), dtype=np.float32).reshape(-1, self.space.encoding_dim(self.encoding_))  # type: ignore[arg-type]
+        avoid = np.asarray(list(self._pending_X.values()), dtype=np.float32).reshape(-1, encoding_dim(self.space, self.encoding_))
         t = time.perf_counter()
         universe = state.universe
         assert universe is not None

@@ -95,6 +95,13 @@ def oracle(space: SearchSpace) -> Oracle:
     return Oracle(space)
 
 
+#: The Neighbourhood benchmarks' baseline is the usual Python code: path encodings and expected
+#: improvement from per-tree predictions. So that both sides compute the same thing, those
+#: benchmarks run nasfast with that configuration (the FullSpace benchmarks use
+#: PredictorSearch's defaults: adjacency + path encoding, UCB).
+NEIGHBOURHOOD_CONFIG: dict[str, Any] = {"encoding": "path", "acquisition": "ei"}
+
+
 def warm_searcher(
     space: SearchSpace, oracle: Oracle, candidates: Any, told: int = N_INITIAL_TOLD, cls: type = PredictorSearch, **kw: Any
 ) -> PredictorSearch:
@@ -182,7 +189,7 @@ def test_iteration_full_space_nasfast(benchmark: Any, space: SearchSpace, oracle
     pick = s.ask(1)
     universe = s.state_.universe
     assert universe is not None
-    feats = s.state_.universe_features("path")
+    feats = s.state_.universe_features(s.encoding_)
     taken = np.isin(universe.fingerprints, s.history_.cells.fingerprints())
     free_rows = np.unique(feats.inverse[~taken])
     scores = universe_scores(model, feats.rows[free_rows], acquisition, best, tree)
@@ -210,7 +217,7 @@ def test_iteration_full_space_baseline(benchmark: Any, space: SearchSpace, oracl
 @pytest.mark.benchmark(group="search-iteration-neighbourhood")
 def test_iteration_neighbourhood_nasfast(benchmark: Any, space: SearchSpace, oracle: Oracle) -> None:
     picks = benchmark.pedantic(
-        lambda s: s.ask(1), setup=lambda: ((warm_searcher(space, oracle, Neighbourhood()),), {}), rounds=5, iterations=1
+        lambda s: s.ask(1), setup=lambda: ((warm_searcher(space, oracle, Neighbourhood(), **NEIGHBOURHOOD_CONFIG),), {}), rounds=5, iterations=1
     )
     record(
         benchmark, "nasfast", "time", target=0.1, target_op="<=",
@@ -237,12 +244,12 @@ def test_iteration_neighbourhood_baseline(benchmark: Any, space: SearchSpace, or
         return X
 
     X = benchmark.pedantic(
-        iteration, setup=lambda: ((warm_searcher(space, oracle, Neighbourhood()),), {}), rounds=2, iterations=1
+        iteration, setup=lambda: ((warm_searcher(space, oracle, Neighbourhood(), **NEIGHBOURHOOD_CONFIG),), {}), rounds=2, iterations=1
     )
     record(benchmark, "baseline", "time", detail="Python edits, hashes and path encodings, scikit-learn forest")
     # from the same state, nasfast scores the same candidate set (the baseline's) and picks the
     # cell of the best score by its own model
-    s = warm_searcher(space, oracle, Neighbourhood())
+    s = warm_searcher(space, oracle, Neighbourhood(), **NEIGHBOURHOOD_CONFIG)
     rng = s.state_.rng
     state = rng.bit_generator.state
     model, incumbent = s._fit(s.state_)
@@ -266,7 +273,8 @@ def baseline_note(budget: int) -> str:
 
 def middle_of_run(space: SearchSpace, oracle: Oracle, candidates: Any, budget: int = BUDGET) -> PredictorSearch:
     """A searcher told the first half of a run's cells (10 random, then its own picks)."""
-    s = PredictorSearch(space, candidates=candidates, random_state=SEED)
+    kw = NEIGHBOURHOOD_CONFIG if isinstance(candidates, Neighbourhood) else {}
+    s = PredictorSearch(space, candidates=candidates, random_state=SEED, **kw)
     s.run(oracle, (budget - BASELINE_ROUNDS) // 2)
     return s
 
@@ -342,7 +350,7 @@ def test_run_full_space_baseline(benchmark: Any, space: SearchSpace, oracle: Ora
 @pytest.mark.benchmark(group="search-run-neighbourhood")
 def test_run_neighbourhood_nasfast(benchmark: Any, space: SearchSpace, oracle: Oracle) -> None:
     searcher, split = benchmark.pedantic(
-        lambda: run_split(PredictorSearch(space, candidates=Neighbourhood(), random_state=SEED), oracle, BUDGET),
+        lambda: run_split(PredictorSearch(space, candidates=Neighbourhood(), **NEIGHBOURHOOD_CONFIG, random_state=SEED), oracle, BUDGET),
         rounds=1, iterations=1,
     )
     record(
