@@ -148,7 +148,7 @@ def test_a_foreign_journal_is_refused(tmp_path: Path, space5: SearchSpace, table
     with pytest.raises(FileExistsError, match="resume=True"):
         make_searcher(space5).run(Counting(table), 8, journal=journal)
     with pytest.raises(JournalMismatchError, match="different config"):
-        make_searcher(space5, acquisition="ucb").run(Counting(table), 8, journal=journal, resume=True)
+        make_searcher(space5, acquisition="greedy").run(Counting(table), 8, journal=journal, resume=True)
     with pytest.raises(JournalMismatchError, match="different searcher"):
         RegularizedEvolution(space5, random_state=7).run(Counting(table), 8, journal=journal, resume=True)
     other = SearchSpace(5, 8, ["a", "b"])
