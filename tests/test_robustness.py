@@ -224,36 +224,49 @@ for name, code in CALLS.items():
 """
 
 
-def test_ctrl_c_stops_long_calls() -> None:
-    code = f"CALLS = {LONG_CALLS!r}\n" + _INTERRUPT_CHILD
+def _interrupt(name: str, code: str) -> str | None:
+    """Runs one long call in a capped child, sends it Ctrl-C 0.4 s after it starts; None when
+    the call stopped with KeyboardInterrupt within 5 s, else what went wrong."""
+    child = f"CALLS = {{{name!r}: {code!r}}}\n" + _INTERRUPT_CHILD
     proc = subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-c", child], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=limit_memory, env=child_env(), cwd=str(TESTS_DIR),
     )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line.strip()) for line in proc.stdout or []], daemon=True).start()
-
-    def next_line(timeout: float, what: str) -> str:
-        try:
-            return lines.get(timeout=timeout)
-        except queue.Empty:
-            proc.kill()
-            pytest.fail(f"{what}: no answer from the child in {timeout} s: {proc.stderr.read() if proc.stderr else ''}")
-
     try:
-        for name in LONG_CALLS:
-            line = next_line(60, f"before {name}")
-            assert line == f"ready {name}", line
-            time.sleep(0.4)
-            proc.send_signal(signal.SIGINT)
-            sent = time.perf_counter()
-            line = next_line(20, f"Ctrl-C during {name}")
-            assert line.startswith(f"interrupted {name} "), f"{name}: {line!r}"
-            assert time.perf_counter() - sent < 5, f"{name}: Ctrl-C took {time.perf_counter() - sent:.1f} s"
-        assert proc.wait(30) == 0
+        try:
+            line = lines.get(timeout=60)
+        except queue.Empty:
+            return "the child did not start within 60 s"
+        if line != f"ready {name}":
+            return f"unexpected line {line!r}"
+        time.sleep(0.4)
+        proc.send_signal(signal.SIGINT)
+        sent = time.perf_counter()
+        try:
+            line = lines.get(timeout=20)
+        except queue.Empty:
+            return "no answer to Ctrl-C within 20 s"
+        took = time.perf_counter() - sent
+        if not line.startswith(f"interrupted {name} "):
+            return f"answered {line!r}"
+        if took >= 5:
+            return f"Ctrl-C took {took:.1f} s"
+        return None if proc.wait(30) == 0 else f"exit code {proc.returncode}"
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+@pytest.mark.parametrize("name", list(LONG_CALLS))
+def test_ctrl_c_stops_long_calls(name: str) -> None:
+    # one retry in a fresh child: on a machine loaded by other jobs a child can be starved for
+    # seconds; a call that ignores Ctrl-C fails both times
+    first = _interrupt(name, LONG_CALLS[name])
+    if first is not None:
+        second = _interrupt(name, LONG_CALLS[name])
+        assert second is None, f"{name}: {first}; again: {second}"
 
 
 # --------------------------------------------------------------------------------------------
