@@ -210,7 +210,10 @@ LONG_CALLS = {
 }
 
 _INTERRUPT_CHILD = r"""
-import sys, time
+import signal, sys, time
+# a child started from a background job inherits SIGINT ignored (as a shell does for "&" without
+# job control); Ctrl-C must raise KeyboardInterrupt here whatever the parent did
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from nasfast import *
 for name, code in CALLS.items():
     compiled = compile(code, name, "exec")
