@@ -80,7 +80,7 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "forest-adjpath-ei": ("PredictorSearch", {"encoding": "adjacency+path", "acquisition": "ei"}),
     "forest-adjpath-greedy": ("PredictorSearch", {"encoding": "adjacency+path", "acquisition": "greedy"}),
     "forest-adjpath-ucb": ("PredictorSearch", {"encoding": "adjacency+path", "acquisition": "ucb"}),
-    "forest-adjpath-ucb-nbhd+random": ("PredictorSearch", {"encoding": "adjacency+path", "acquisition": "ucb", "candidates": [("Neighbourhood", {}), ("RandomSubset", {"size": 1000, "refresh": True})]}),
+    "forest-adjpath-ucb-nbhd+random": ("PredictorSearch", {"encoding": "adjacency+path", "acquisition": "ucb", "candidates": {"type": "Combined", "sets": [{"type": "Neighbourhood"}, {"type": "RandomSubset", "size": 1000, "refresh": True}]}}),
     "forest-adjpath-thompson": ("PredictorSearch", {"encoding": "adjacency+path", "acquisition": "thompson"}),
     "forest-adjacency-ei-init5": ("PredictorSearch", {"encoding": "adjacency", "acquisition": "ei", "n_initial": 5}),
     "forest-adjacency-ei-init20": ("PredictorSearch", {"encoding": "adjacency", "acquisition": "ei", "n_initial": 20}),
@@ -95,12 +95,12 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     # baselines
     # candidate sets for spaces too large to score whole (tried on nb101-surrogate, whose full
     # space is the reference): neighbourhoods of the best cells, plus fresh random cells
-    "forest-adjacency-ucb-nbhd": ("PredictorSearch", {"encoding": "adjacency", "acquisition": "ucb", "candidates": ("Neighbourhood", {})}),
-    "forest-adjacency-ei-nbhd": ("PredictorSearch", {"encoding": "adjacency", "acquisition": "ei", "candidates": ("Neighbourhood", {})}),
-    "forest-adjacency-greedy-nbhd": ("PredictorSearch", {"encoding": "adjacency", "acquisition": "greedy", "candidates": ("Neighbourhood", {})}),
-    "forest-adjacency-ucb-nbhd+random": ("PredictorSearch", {"encoding": "adjacency", "acquisition": "ucb", "candidates": [("Neighbourhood", {}), ("RandomSubset", {"size": 1000, "refresh": True})]}),
-    "forest-adjacency-ei-nbhd+random": ("PredictorSearch", {"encoding": "adjacency", "acquisition": "ei", "candidates": [("Neighbourhood", {}), ("RandomSubset", {"size": 1000, "refresh": True})]}),
-    "forest-adjacency-ucb-random10k": ("PredictorSearch", {"encoding": "adjacency", "acquisition": "ucb", "candidates": ("RandomSubset", {"size": 10_000, "refresh": True})}),
+    "forest-adjacency-ucb-nbhd": ("PredictorSearch", {"encoding": "adjacency", "acquisition": "ucb", "candidates": {"type": "Neighbourhood"}}),
+    "forest-adjacency-ei-nbhd": ("PredictorSearch", {"encoding": "adjacency", "acquisition": "ei", "candidates": {"type": "Neighbourhood"}}),
+    "forest-adjacency-greedy-nbhd": ("PredictorSearch", {"encoding": "adjacency", "acquisition": "greedy", "candidates": {"type": "Neighbourhood"}}),
+    "forest-adjacency-ucb-nbhd+random": ("PredictorSearch", {"encoding": "adjacency", "acquisition": "ucb", "candidates": {"type": "Combined", "sets": [{"type": "Neighbourhood"}, {"type": "RandomSubset", "size": 1000, "refresh": True}]}}),
+    "forest-adjacency-ei-nbhd+random": ("PredictorSearch", {"encoding": "adjacency", "acquisition": "ei", "candidates": {"type": "Combined", "sets": [{"type": "Neighbourhood"}, {"type": "RandomSubset", "size": 1000, "refresh": True}]}}),
+    "forest-adjacency-ucb-random10k": ("PredictorSearch", {"encoding": "adjacency", "acquisition": "ucb", "candidates": {"type": "RandomSubset", "size": 10_000, "refresh": True}}),
     "regularized-evolution": ("RegularizedEvolution", {}),
     "local-search": ("LocalSearch", {}),
     "random-search": ("RandomSearch", {}),
@@ -128,6 +128,7 @@ def _bench(name: str) -> tuple[Any, Any, np.ndarray]:
 def _searcher(config: str, bench_name: str, seed: int) -> Any:
     import nasfast.predictors as predictors
     import nasfast.search as search
+    from nasfast.search.registry import candidates_from_config
 
     cls_name, kwargs = CONFIGS[config]
     kwargs = dict(kwargs)
@@ -135,21 +136,11 @@ def _searcher(config: str, bench_name: str, seed: int) -> Any:
         pname, pkw = kwargs["predictor"]
         cls = getattr(predictors, pname, None) or getattr(search, pname)
         kwargs["predictor"] = cls(**pkw)
-    if "candidates" in kwargs:
-        kwargs["candidates"] = _candidates(kwargs["candidates"])
+    if "candidates" in kwargs:  # given in the configuration schema of journals and studies
+        kwargs["candidates"] = candidates_from_config(kwargs["candidates"])
     bench, _, _ = _bench(bench_name)
     universe = None if bench.name == "nb101-surrogate" else bench.cells
     return getattr(search, cls_name)(bench.space, universe=universe, random_state=seed, **kwargs)
-
-
-def _candidates(spec: Any) -> Any:
-    """A candidate set from ``(class name, kwargs)``, or a list of those (their union)."""
-    import nasfast.search as search
-
-    if isinstance(spec, list):
-        return search.Union(*(_candidates(s) for s in spec))
-    name, kw = spec
-    return getattr(search, name)(**kw)
 
 
 def run_one(config: str, bench_name: str, seed: int, budget: int) -> dict[str, Any]:
