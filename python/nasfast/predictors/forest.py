@@ -19,6 +19,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
 from .._core import Forest
+from ._params import int_param
 
 __all__ = ["ForestRegressor"]
 
@@ -115,25 +116,20 @@ class ForestRegressor(RegressorMixin, BaseEstimator):
             return max(1, int(float(mf) * n_features))
         raise ValueError(f"max_features = {mf!r}: expected an int, a float in (0, 1], 'sqrt', 'log2' or None")
 
-    @staticmethod
-    def _int_param(name: str, value: Any, low: int) -> int:
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < low:
-            raise ValueError(f"{name} = {value!r}: must be an int >= {low}")
-        return int(value)
 
     def fit(self, X: npt.ArrayLike, y: npt.ArrayLike) -> ForestRegressor:
         """Fits the forest on ``X`` (n, d) and ``y`` (n,)."""
         rows: npt.NDArray[np.float32]
         target: npt.NDArray[Any]
         rows, target = check_X_y(X, y, dtype=np.float32, y_numeric=True, ensure_min_samples=1)
-        depth = None if self.max_depth is None else self._int_param("max_depth", self.max_depth, 1)
+        depth = None if self.max_depth is None else int_param("max_depth", self.max_depth, 1)
         self.forest_ = Forest.fit(
             np.ascontiguousarray(rows, dtype=np.float32),
             np.ascontiguousarray(target, dtype=np.float64),
-            n_estimators=self._int_param("n_estimators", self.n_estimators, 1),
+            n_estimators=int_param("n_estimators", self.n_estimators, 1),
             max_features=self._features_per_split(rows.shape[1]),
-            min_samples_split=self._int_param("min_samples_split", self.min_samples_split, 2),
-            min_samples_leaf=self._int_param("min_samples_leaf", self.min_samples_leaf, 1),
+            min_samples_split=int_param("min_samples_split", self.min_samples_split, 2),
+            min_samples_leaf=int_param("min_samples_leaf", self.min_samples_leaf, 1),
             max_depth=depth,
             bootstrap=bool(self.bootstrap),
             random_state=self.random_state,

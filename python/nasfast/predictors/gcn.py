@@ -20,8 +20,6 @@ matrix workflow, including :class:`~nasfast.search.PredictorSearch` with ``encod
 
 from __future__ import annotations
 
-import math
-import numbers
 from typing import Any, Optional
 
 import numpy as np
@@ -30,6 +28,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
+from ._params import float_param, int_param
 from ._threads import for_blocks, one_blas_thread
 
 __all__ = ["GCNRegressor", "decode_adjacency_features"]
@@ -298,29 +297,11 @@ class GCNRegressor(RegressorMixin, BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
 
-    @staticmethod
-    def _int_param(name: str, value: Any, low: int) -> int:
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < low:
-            raise ValueError(f"{name} = {value!r}: must be an int >= {low}")
-        return int(value)
 
-    @staticmethod
-    def _float_param(name: str, value: Any, positive: bool) -> float:
-        # float() then math.isfinite, not np.isfinite: numpy raises TypeError for an int beyond
-        # the float range or a Fraction; here the first is refused by name, the second accepted
-        number = math.nan
-        if not isinstance(value, (bool, np.bool_)) and isinstance(value, numbers.Real):
-            try:
-                number = float(value)
-            except OverflowError:
-                pass
-        if not math.isfinite(number) or (number <= 0 if positive else number < 0):
-            raise ValueError(f"{name} = {value!r}: must be a finite number {'> 0' if positive else '>= 0'}")
-        return number
 
     def _graphs(self, X: npt.NDArray[Any]) -> Graphs:
-        V = self._int_param("max_vertices", self.max_vertices, 2)
-        k = self._int_param("n_ops", self.n_ops, 1)
+        V = int_param("max_vertices", self.max_vertices, 2)
+        k = int_param("n_ops", self.n_ops, 1)
         return decode_adjacency_features(X, V, k, dtype=np.float32)
 
     def fit(self, X: npt.ArrayLike, y: npt.ArrayLike) -> GCNRegressor:
@@ -334,12 +315,12 @@ class GCNRegressor(RegressorMixin, BaseEstimator):
         """
         rows: npt.NDArray[np.float32]
         rows, y_checked = check_X_y(X, y, dtype=np.float32, y_numeric=True)
-        hidden = self._int_param("hidden", self.hidden, 1)
-        n_layers = self._int_param("n_layers", self.n_layers, 1)
-        epochs = self._int_param("epochs", self.epochs, 1)
-        batch = self._int_param("batch_size", self.batch_size, 1)
-        lr = self._float_param("learning_rate", self.learning_rate, positive=True)
-        l2 = self._float_param("weight_decay", self.weight_decay, positive=False)
+        hidden = int_param("hidden", self.hidden, 1)
+        n_layers = int_param("n_layers", self.n_layers, 1)
+        epochs = int_param("epochs", self.epochs, 1)
+        batch = int_param("batch_size", self.batch_size, 1)
+        lr = float_param("learning_rate", self.learning_rate, positive=True)
+        l2 = float_param("weight_decay", self.weight_decay, positive=False)
         graphs = self._graphs(rows)
         y64 = np.asarray(y_checked, dtype=np.float64)
         self.y_mean_ = float(y64.mean())

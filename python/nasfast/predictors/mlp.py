@@ -11,7 +11,6 @@ as training one network with scikit-learn.
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Sequence
 from typing import Any, Optional
@@ -22,6 +21,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
+from ._params import float_param, int_param
 from ._threads import for_blocks, one_blas_thread
 
 __all__ = ["MLPEnsembleRegressor"]
@@ -164,42 +164,24 @@ class MLPEnsembleRegressor(RegressorMixin, BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
 
-    @staticmethod
-    def _int_param(name: str, value: Any, low: int) -> int:
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < low:
-            raise ValueError(f"{name} = {value!r}: must be an int >= {low}")
-        return int(value)
 
-    @staticmethod
-    def _float_param(name: str, value: Any, positive: bool) -> float:
-        # float() then math.isfinite, not np.isfinite: numpy raises TypeError for an int beyond
-        # the float range or a Fraction; here the first is refused by name, the second accepted
-        number = math.nan
-        if not isinstance(value, (bool, np.bool_)) and isinstance(value, numbers.Real):
-            try:
-                number = float(value)
-            except OverflowError:
-                pass
-        if not math.isfinite(number) or (number <= 0 if positive else number < 0):
-            raise ValueError(f"{name} = {value!r}: must be a finite number {'> 0' if positive else '>= 0'}")
-        return number
 
     def _sizes(self) -> list[int]:
         hidden = self.hidden_layer_sizes
         if isinstance(hidden, (numbers.Integral, str)) or not isinstance(hidden, Sequence):
             raise ValueError(f"hidden_layer_sizes = {hidden!r}: must be a sequence of ints >= 1")
-        return [self._int_param("hidden_layer_sizes", h, 1) for h in hidden]
+        return [int_param("hidden_layer_sizes", h, 1) for h in hidden]
 
     def fit(self, X: npt.ArrayLike, y: npt.ArrayLike) -> MLPEnsembleRegressor:
         """Trains every member on ``X`` (n, d) and ``y`` (n,)."""
         rows: npt.NDArray[np.float32]
         rows, y_checked = check_X_y(X, y, dtype=np.float32, y_numeric=True)
-        members = self._int_param("n_members", self.n_members, 1)
+        members = int_param("n_members", self.n_members, 1)
         hidden = self._sizes()
-        epochs = self._int_param("epochs", self.epochs, 1)
-        batch = self._int_param("batch_size", self.batch_size, 1)
-        lr = self._float_param("learning_rate", self.learning_rate, positive=True)
-        l2 = self._float_param("weight_decay", self.weight_decay, positive=False)
+        epochs = int_param("epochs", self.epochs, 1)
+        batch = int_param("batch_size", self.batch_size, 1)
+        lr = float_param("learning_rate", self.learning_rate, positive=True)
+        l2 = float_param("weight_decay", self.weight_decay, positive=False)
         y64 = np.asarray(y_checked, dtype=np.float64)
         self.y_mean_ = float(y64.mean())
         scale = float(y64.std())
